@@ -1,0 +1,53 @@
+// Package callguard keeps one failing service from taking down the services
+// that call it.
+//
+// It holds the small types that every policy shares: [Handler], [Policy],
+// [Chain] and the error classes by which policies talk to each other. The
+// policies live in their own packages: timeout, retry, breaker, bulkhead
+// (and, as they land, ttl and loadshed); the adapters httpx and grpcx plug
+// a pipeline into net/http and gRPC clients and servers.
+//
+// # Composition
+//
+// [Chain] composes policies once, at construction; the first policy is the
+// outermost, as with grpc-go's chained interceptors:
+//
+//	p := callguard.Chain(
+//		retry.New(retry.WithBudget(budget)),
+//		breaker.New(breaker.WithName("payments")),
+//		bulkhead.New(64),
+//		timeout.New(300*time.Millisecond),
+//	)
+//	err := p.Do(ctx, func(ctx context.Context) error { return callPayments(ctx) })
+//
+// runs retry(breaker(bulkhead(timeout(call)))). A call through the pipeline
+// passes ctx and the call down as arguments, so composing allocates nothing.
+//
+// # Recommended order
+//
+// From the outside in: an overall timeout (if any), hop limit and load
+// shedding, retry, breaker, bulkhead, per-attempt timeout.
+//
+//   - An overall budget goes outside, so that it bounds every retry and wait.
+//   - retry goes outside breaker: each attempt passes the breaker, and an
+//     attempt the open breaker rejects is not retried (it is an
+//     [ErrOverloaded] without a delay), so retry never hammers an open circuit.
+//   - breaker goes outside bulkhead: a full bulkhead is a local rejection
+//     ([ErrRejected]), which the breaker does not count against the callee.
+//   - The per-attempt timeout goes innermost, so that it times one attempt,
+//     and the breaker counts a timed-out attempt as a failure.
+//
+// # Errors
+//
+// Policies decide by error class, matched with errors.Is and errors.As:
+//
+//   - [Permanent] marks an error that retrying cannot fix: never retried,
+//     not a breaker failure.
+//   - [ErrOverloaded] marks overload: the callee shed the call
+//     ([OverloadedError], with an optional pushback delay) or a local policy
+//     refused it ([ErrRejected]: breaker.ErrOpen, bulkhead.ErrFull). Retry
+//     waits for the pushback delay when there is one and does not retry at
+//     all when there is none; servers pass "overloaded: don't retry" on to
+//     their own callers, so only the tier next to the fault retries.
+//   - Cancellation by the caller is never a failure of the callee.
+package callguard

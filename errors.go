@@ -1,0 +1,130 @@
+package callguard
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrOverloaded is matched, with errors.Is, by every error that means "the
+// callee, or a policy on the way to it, is overloaded": an [OverloadedError],
+// and the local rejections of policies (breaker.ErrOpen, bulkhead.ErrFull,
+// loadshed.ErrShed).
+//
+// An overloaded error is not retried unless it carries a pushback delay
+// (see [Pushback]), and a server that returns it tells its own caller
+// "overloaded: don't retry", so that only the tier next to the fault retries.
+var ErrOverloaded = errors.New("callguard: overloaded")
+
+// ErrRejected is matched by errors from a policy that refused a call before
+// it ran (an open breaker, a full bulkhead, a shed request). A rejected call
+// never reached the callee, so it is not a failure of the callee: a breaker
+// does not count it. Every rejection also matches [ErrOverloaded].
+var ErrRejected = errors.New("callguard: rejected")
+
+// An OverloadedError reports that the callee shed the call. It matches
+// [ErrOverloaded]. Adapters return it for an HTTP 503 or 429 and a gRPC
+// status that carry a pushback (Retry-After, Callguard-Pushback,
+// grpc-retry-pushback-ms).
+type OverloadedError struct {
+	// Delay is how long the callee asked the caller to wait before trying
+	// again. Zero or negative means: do not retry at all.
+	Delay time.Duration
+	// Err is the underlying error, if any.
+	Err error
+}
+
+// Overloaded returns an [OverloadedError] with the given pushback delay and
+// cause. A delay ≤ 0 means "do not retry".
+func Overloaded(delay time.Duration, err error) error {
+	return &OverloadedError{Delay: delay, Err: err}
+}
+
+func (e *OverloadedError) Error() string {
+	s := "callguard: overloaded"
+	if e.Delay > 0 {
+		s += ", retry after " + e.Delay.String()
+	} else {
+		s += ", do not retry"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying error.
+func (e *OverloadedError) Unwrap() error { return e.Err }
+
+// Is reports whether target is [ErrOverloaded].
+func (e *OverloadedError) Is(target error) bool { return target == ErrOverloaded }
+
+// Pushback returns the delay the callee asked for.
+func (e *OverloadedError) Pushback() time.Duration { return e.Delay }
+
+// Pushback reports whether err is an overloaded error (it matches
+// [ErrOverloaded]) and, if so, the delay after which a retry is welcome.
+// A zero delay with ok true means "overloaded: do not retry". The delay
+// comes from the first error in err's chain with a method
+// Pushback() time.Duration.
+func Pushback(err error) (delay time.Duration, ok bool) {
+	if err == nil || !errors.Is(err, ErrOverloaded) {
+		return 0, false
+	}
+	var p interface{ Pushback() time.Duration }
+	if errors.As(err, &p) {
+		if d := p.Pushback(); d > 0 {
+			return d, true
+		}
+	}
+	return 0, true
+}
+
+// NewRejection returns an error for a policy to return when it refuses a
+// call before running it. The error matches [ErrRejected] and
+// [ErrOverloaded]. Policies create their rejection once, as a sentinel:
+//
+//	var ErrFull = callguard.NewRejection("bulkhead: full")
+func NewRejection(msg string) error { return &rejection{msg: msg} }
+
+type rejection struct{ msg string }
+
+func (r *rejection) Error() string { return r.msg }
+
+func (r *rejection) Is(target error) bool {
+	return target == ErrRejected || target == ErrOverloaded
+}
+
+// A PermanentError marks an error that retrying cannot fix (a bad request,
+// a 4xx response, a loop detected downstream). Retry never retries it and a
+// breaker does not count it as a failure of the callee.
+type PermanentError struct {
+	Err error
+}
+
+// Permanent wraps err in a [PermanentError]. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
+}
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent reports true.
+func (e *PermanentError) Permanent() bool { return true }
+
+// IsPermanent reports whether err is permanent: whether any error in its
+// chain has a method Permanent() bool that returns true. [PermanentError]
+// has one; other packages' error types (ttl.LoopError) declare themselves
+// permanent the same way.
+func IsPermanent(err error) bool {
+	if err == nil {
+		return false
+	}
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
+}

@@ -1,0 +1,29 @@
+package callguard
+
+import "context"
+
+// A Handler runs call under some policy and returns what call returned, or
+// the policy's own error when it refused or gave up on the call.
+//
+// ctx and call are the only per-call values: a pipeline passes them down as
+// arguments, so composing handlers allocates nothing per call.
+type Handler func(ctx context.Context, call func(context.Context) error) error
+
+// A Policy wraps the next handler of a pipeline in its own behaviour.
+//
+// Wrap runs once, when the pipeline is built; the handler it returns runs on
+// every call and must be safe for concurrent use.
+type Policy interface {
+	Wrap(next Handler) Handler
+}
+
+// PolicyFunc adapts a function to the Policy interface.
+type PolicyFunc func(next Handler) Handler
+
+// Wrap returns f(next).
+func (f PolicyFunc) Wrap(next Handler) Handler { return f(next) }
+
+// invoke is the innermost handler of every pipeline: it runs the call.
+func invoke(ctx context.Context, call func(context.Context) error) error {
+	return call(ctx)
+}
