@@ -1,0 +1,66 @@
+// Package classify sorts the errors a server-side handler or policy returns
+// into the classes of DESIGN.md's status mapping, so that httpx and grpcx
+// map them the same way.
+package classify
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/callguard/callguard"
+)
+
+// A Kind is a class of server-side outcome.
+type Kind int
+
+const (
+	// Other is any other error: HTTP 500, gRPC as the error says.
+	Other Kind = iota
+	// Overloaded covers shed, full, open and overloaded errors: HTTP 503,
+	// gRPC Unavailable, both with a pushback ("-1" when no delay is known).
+	Overloaded
+	// Timeout is a deadline that passed: HTTP 504, gRPC DeadlineExceeded.
+	Timeout
+	// Canceled is a caller that went away: nothing useful can be sent.
+	Canceled
+	// Loop is a call-path cycle: HTTP 508, gRPC FailedPrecondition, with
+	// Callguard-Error: loop.
+	Loop
+	// Hops is an exhausted hop budget: as Loop, with Callguard-Error: hops.
+	Hops
+)
+
+// A Coded error names its own wire code for Callguard-Error ("loop",
+// "hops"). ttl's errors implement it, so this package needs no import of ttl.
+type Coded interface {
+	CallguardError() string
+}
+
+// Error sorts err. For Overloaded it also returns the pushback delay, zero
+// meaning "do not retry".
+func Error(err error) (k Kind, pushback time.Duration) {
+	switch {
+	case err == nil:
+		return Other, 0
+	case errors.Is(err, callguard.ErrOverloaded):
+		d, _ := callguard.Pushback(err)
+		return Overloaded, d
+	}
+	var c Coded
+	if errors.As(err, &c) {
+		switch c.CallguardError() {
+		case "loop":
+			return Loop, 0
+		case "hops":
+			return Hops, 0
+		}
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return Timeout, 0
+	case errors.Is(err, context.Canceled):
+		return Canceled, 0
+	}
+	return Other, 0
+}
