@@ -191,3 +191,31 @@ func TestChainAllocs(t *testing.T) {
 		t.Errorf("Do allocs = %v, want 0", n)
 	}
 }
+
+func TestRetryable(t *testing.T) {
+	cause := errors.New("cause")
+	tests := []struct {
+		give error
+		want bool
+	}{
+		{nil, false},
+		{cause, true},
+		{callguard.Permanent(cause), false},
+		{callguard.NoRetry(cause), false},
+		{fmt.Errorf("w: %w", callguard.NoRetry(cause)), false},
+		{callguard.Overloaded(0, cause), false},
+		{callguard.NewRejection("x: full"), false},
+		{callguard.Overloaded(time.Second, cause), true},
+	}
+	for _, tt := range tests {
+		if got := callguard.Retryable(tt.give); got != tt.want {
+			t.Errorf("Retryable(%v) = %v, want %v", tt.give, got, tt.want)
+		}
+	}
+	if callguard.NoRetry(nil) != nil {
+		t.Error("NoRetry(nil) != nil")
+	}
+	if err := callguard.NoRetry(cause); !errors.Is(err, cause) || callguard.IsPermanent(err) {
+		t.Errorf("NoRetry(cause) = %v: want to wrap cause and not be permanent", err)
+	}
+}

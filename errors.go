@@ -128,3 +128,44 @@ func IsPermanent(err error) bool {
 	var p interface{ Permanent() bool }
 	return errors.As(err, &p) && p.Permanent()
 }
+
+// A NoRetryError marks an error that retrying must not repeat but that is
+// still a failure of the callee, unlike a [PermanentError]: a 500 answer or
+// a broken connection to a non-idempotent request, which may have taken
+// effect on the server. A breaker counts it; retry returns it at once.
+type NoRetryError struct {
+	Err error
+}
+
+// NoRetry wraps err in a [NoRetryError]. NoRetry(nil) is nil.
+func NoRetry(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &NoRetryError{Err: err}
+}
+
+func (e *NoRetryError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *NoRetryError) Unwrap() error { return e.Err }
+
+// Retryable reports whether a retry policy may try a call again after err.
+// It is false for nil, for permanent errors ([IsPermanent]), for a
+// [NoRetryError], and for an overloaded error that carries no pushback
+// delay (see [Pushback]); true for any other error. Policies apply their own
+// classifier on top of this, and never retry once the caller's context is
+// done.
+func Retryable(err error) bool {
+	if err == nil || IsPermanent(err) {
+		return false
+	}
+	var nr *NoRetryError
+	if errors.As(err, &nr) {
+		return false
+	}
+	if d, ok := Pushback(err); ok && d <= 0 {
+		return false
+	}
+	return true
+}
