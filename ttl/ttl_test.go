@@ -1,0 +1,323 @@
+package ttl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/internal/race"
+)
+
+var _ callguard.Policy = (*TTL)(nil)
+
+func ok(context.Context) error { return nil }
+
+func TestParseHops(t *testing.T) {
+	tests := []struct {
+		give    string
+		want    int
+		wantErr bool
+	}{
+		{"0", 0, false},
+		{"16", 16, false},
+		{" 7 ", 7, false},
+		{"255", 255, false},
+		{"256", 255, false},
+		{"99999999999999999999999", 255, false},
+		{"", 0, true},
+		{"-1", 0, true},
+		{"+3", 0, true},
+		{"1.0", 0, true},
+		{"0x10", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseHops(tt.give)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("ParseHops(%q) = %v, %v, want %v, err %v", tt.give, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestFormatHops(t *testing.T) {
+	for give, want := range map[int]string{-3: "0", 0: "0", 15: "15", 255: "255", 1000: "255"} {
+		if got := FormatHops(give); got != want {
+			t.Errorf("FormatHops(%d) = %q, want %q", give, got, want)
+		}
+	}
+}
+
+func TestParsePath(t *testing.T) {
+	long := strings.Repeat("svc,", 100) + "last"
+	tests := []struct {
+		give    string
+		want    []string
+		wantErr bool
+	}{
+		{"", nil, false},
+		{"orders", []string{"orders"}, false},
+		{"gateway,orders", []string{"gateway", "orders"}, false},
+		{"gateway, orders ,billing", []string{"gateway", "orders", "billing"}, false},
+		{"a,,b", nil, true},
+		{"a,", nil, true},
+		{",a", nil, true},
+		{"a b", nil, true},
+		{"a,<script>", nil, true},
+		{strings.Repeat("x", 33), nil, true},
+	}
+	for _, tt := range tests {
+		got, err := ParsePath(tt.give)
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) || (err != nil) != tt.wantErr {
+			t.Errorf("ParsePath(%q) = %q, %v, want %q, err %v", tt.give, got, err, tt.want, tt.wantErr)
+		}
+	}
+	got, err := ParsePath(long)
+	if err != nil || len(got) != MaxPathEntries || got[len(got)-1] != "last" {
+		t.Errorf("ParsePath(101 ids) = %d ids ending %q, %v; want the last %d", len(got), got[len(got)-1], err, MaxPathEntries)
+	}
+}
+
+func TestFormatPath(t *testing.T) {
+	tests := []struct {
+		give []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"a"}, "a"},
+		{[]string{"a", "bad id", "c"}, "a,c"},
+	}
+	for _, tt := range tests {
+		if got := FormatPath(tt.give); got != tt.want {
+			t.Errorf("FormatPath(%q) = %q, want %q", tt.give, got, tt.want)
+		}
+	}
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("s%d", i)
+	}
+	got := strings.Split(FormatPath(ids), ",")
+	if len(got) != MaxPathEntries || got[len(got)-1] != "s99" {
+		t.Errorf("FormatPath(100 ids) kept %d ending %q, want %d ending s99", len(got), got[len(got)-1], MaxPathEntries)
+	}
+}
+
+func FuzzParseHops(f *testing.F) {
+	for _, s := range []string{"0", "16", "255", "256", "-1", "", " 3", "1e9", "99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseHops(s)
+		if n < 0 || n > MaxHops {
+			t.Fatalf("ParseHops(%q) = %d, outside [0, %d]", s, n, MaxHops)
+		}
+		if err == nil {
+			if m, err := ParseHops(FormatHops(n)); err != nil || m != n {
+				t.Fatalf("round trip of %d = %d, %v", n, m, err)
+			}
+		}
+	})
+}
+
+func FuzzParsePath(f *testing.F) {
+	for _, s := range []string{"", "a", "a,b", "a, b", "a,,b", strings.Repeat("abc,", 500) + "z", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ids, err := ParsePath(s)
+		if err != nil {
+			return
+		}
+		if len(ids) > MaxPathEntries || len(strings.Join(ids, ",")) > MaxPathBytes {
+			t.Fatalf("ParsePath(%q) kept %d ids, %d bytes: over the bounds", s, len(ids), len(strings.Join(ids, ",")))
+		}
+		for _, id := range ids {
+			if !ValidService(id) {
+				t.Fatalf("ParsePath(%q) returned invalid id %q", s, id)
+			}
+		}
+		if got, err := ParsePath(FormatPath(ids)); err != nil || fmt.Sprint(got) != fmt.Sprint(ids) {
+			t.Fatalf("round trip of %q = %q, %v", ids, got, err)
+		}
+		// Inbound never fails on the same input.
+		_ = Inbound(context.Background(), s, s)
+	})
+}
+
+func TestNewPanics(t *testing.T) {
+	tests := []struct {
+		name string
+		give []Option
+		want string
+	}{
+		{"bad id", []Option{WithService("a b")}, `ttl: invalid service id "a b"`},
+		{"long id", []Option{WithService(strings.Repeat("x", 33))}, "ttl: invalid service id"},
+		{"zero hops", []Option{WithDefaultHops(0)}, "ttl: default hops must be in [1, 255], got 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), tt.want) {
+					t.Errorf("New panic = %v, want %q", r, tt.want)
+				}
+			}()
+			New(tt.give...)
+		})
+	}
+}
+
+// serve mimics what an adapter does for an inbound request: read the wire
+// values into the context, then run the server pipeline with ttl first.
+func serve(service, hops, path string, handler func(ctx context.Context) error) error {
+	ctx := Inbound(context.Background(), hops, path)
+	return New(WithService(service)).Do(ctx, handler)
+}
+
+func TestLoopDetected(t *testing.T) {
+	// orders receives a request that went gateway → orders → billing → ledger.
+	ran := false
+	err := serve("orders", "12", "gateway,orders,billing,ledger", func(context.Context) error {
+		ran = true
+		return nil
+	})
+	var le *LoopError
+	if !errors.As(err, &le) || !errors.Is(err, ErrLoop) {
+		t.Fatalf("Do = %v, want a *LoopError", err)
+	}
+	if ran {
+		t.Error("handler ran for a looping request")
+	}
+	if want := "ttl: call loop: gateway → orders → billing → ledger → orders"; err.Error() != want {
+		t.Errorf("Error() = %q, want %q", err.Error(), want)
+	}
+	if !callguard.IsPermanent(err) || callguard.Retryable(err) {
+		t.Error("a loop must be permanent and not retryable")
+	}
+}
+
+func TestPathPropagates(t *testing.T) {
+	var hops, path string
+	var err error
+	serveErr := serve("billing", "9", "gateway,orders", func(ctx context.Context) error {
+		hops, path, err = Outbound(ctx)
+		return err
+	})
+	if serveErr != nil || hops != "8" || path != "gateway,orders,billing" {
+		t.Errorf("Outbound in billing = %q, %q, %v; want 8, gateway,orders,billing", hops, path, serveErr)
+	}
+	// A service not in the path is no loop, whatever is around it.
+	if err := serve("order", "9", "orders,orders2", ok); err != nil {
+		t.Errorf("serve(order) = %v, want nil: ids match whole", err)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	tests := []struct {
+		name     string
+		ctx      context.Context
+		policy   *TTL
+		wantHops string
+		wantPath string
+	}{
+		{"no state", context.Background(), nil, "15", ""},
+		{"inbound without headers", Inbound(context.Background(), "", ""), New(WithService("a")), "15", "a"},
+		{"malformed headers ignored", Inbound(context.Background(), "x", "a,,b"), New(WithService("c")), "15", "c"},
+		{"custom default", Inbound(context.Background(), "", ""), New(WithDefaultHops(4)), "3", ""},
+		{"client policy sets self", context.Background(), New(WithService("job")), "15", "job"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var hops, path string
+			var err error
+			f := func(ctx context.Context) error { hops, path, err = Outbound(ctx); return err }
+			if tt.policy != nil {
+				_ = tt.policy.Do(tt.ctx, f)
+			} else {
+				_ = f(tt.ctx)
+			}
+			if hops != tt.wantHops || path != tt.wantPath || err != nil {
+				t.Errorf("Outbound = %q, %q, %v, want %q, %q", hops, path, err, tt.wantHops, tt.wantPath)
+			}
+		})
+	}
+}
+
+func TestExhausted(t *testing.T) {
+	// A chain of services, each one hop deeper, stops after the budget.
+	const budget = 4
+	ctx := NewContext(context.Background(), budget)
+	depth := 0
+	var call func(ctx context.Context) error
+	call = func(ctx context.Context) error {
+		hops, path, err := Outbound(ctx)
+		if err != nil {
+			return err
+		}
+		depth++
+		next := Inbound(context.Background(), hops, path)
+		return New(WithService(fmt.Sprintf("s%d", depth))).Do(next, call)
+	}
+	err := New().Do(ctx, call)
+	if !errors.Is(err, ErrExhausted) || !callguard.IsPermanent(err) {
+		t.Fatalf("chain = %v, want ErrExhausted (permanent)", err)
+	}
+	if depth != budget {
+		t.Errorf("calls made = %d, want %d (the budget)", depth, budget)
+	}
+	// The client policy refuses before running the call.
+	ran := false
+	err = New().Do(NewContext(context.Background(), 0), func(context.Context) error { ran = true; return nil })
+	if !errors.Is(err, ErrExhausted) || ran {
+		t.Errorf("Do with 0 hops = %v, ran %v; want ErrExhausted, not run", err, ran)
+	}
+}
+
+func TestContextAccessors(t *testing.T) {
+	if _, ok := FromContext(context.Background()); ok {
+		t.Error("FromContext(Background) ok, want !ok")
+	}
+	ctx := NewContext(context.Background(), 300)
+	if n, ok := FromContext(ctx); !ok || n != MaxHops {
+		t.Errorf("FromContext = %d, %v, want %d, true", n, ok, MaxHops)
+	}
+	ctx = Inbound(context.Background(), "3", "a,b")
+	if got := PathFromContext(ctx); fmt.Sprint(got) != "[a b]" {
+		t.Errorf("PathFromContext = %q, want [a b]", got)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	p := New(WithService("svc"))
+	for i := range 8 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			for j := range 200 {
+				ctx := Inbound(context.Background(), fmt.Sprint(j%20), "a,b")
+				if err := p.Do(ctx, ok); err != nil {
+					t.Fatalf("Do = %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckAllocs(t *testing.T) {
+	if testing.Short() || race.Enabled {
+		t.Skip("allocation counts are not meaningful under -race or -short")
+	}
+	st := &state{path: "gateway,orders,billing,ledger"}
+	if n := testing.AllocsPerRun(100, func() { _ = pathContains(st.path, "payments") }); n != 0 {
+		t.Errorf("path check allocs = %v, want 0", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = FormatHops(15) }); n != 0 {
+		t.Errorf("FormatHops allocs = %v, want 0", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = ParseHops("15") }); n != 0 {
+		t.Errorf("ParseHops allocs = %v, want 0", n)
+	}
+	p, ctx := New(), context.Background()
+	if n := testing.AllocsPerRun(100, func() { _ = p.Do(ctx, ok) }); n != 0 {
+		t.Errorf("client Do allocs = %v, want 0", n)
+	}
+}
