@@ -1,0 +1,224 @@
+package breaker
+
+import (
+	"context"
+	"math"
+	"strconv"
+
+	"github.com/callguard/callguard"
+	"github.com/sony/gobreaker/v2"
+)
+
+// A Breaker stops calls to a dependency that keeps failing, and lets a few
+// probe calls through after a while to find out whether it has recovered.
+// It is safe for concurrent use. The zero value is not usable; call [New].
+//
+// A call counts as a success when it returns nil, and as a failure when it
+// returns an error or panics, except for errors that say nothing about the
+// callee's health, which count as neither (they are excluded):
+//   - the caller's cancellation: errors.Is(err, context.Canceled);
+//   - permanent errors: [callguard.IsPermanent] (a bad request, a loop);
+//   - local rejections: errors.Is(err, [callguard.ErrRejected]), such as a
+//     full bulkhead inside the breaker: the callee never saw the call.
+//
+// A timeout (context.DeadlineExceeded) and an overloaded answer from the
+// callee ([callguard.OverloadedError]) are failures. [WithIsFailure] can
+// turn further errors into successes.
+type Breaker struct {
+	cb        *gobreaker.CircuitBreaker[struct{}]
+	isFailure func(error) bool // nil: every error is a failure
+}
+
+// New returns a closed Breaker configured by opts. With no options it opens
+// after 5 consecutive failures, or when at least half of at least 20 calls
+// in a rolling 10 s window failed; it stays open 5 s, then lets 1 probe call
+// through.
+//
+// New panics, with a message starting "breaker: ", when an option is out of
+// range: negative consecutive failures, a failure ratio outside (0, 1] or
+// zero min requests, a negative window, an interval that is not a multiple
+// of the bucket or has more than 100 buckets, an open timeout <= 0, or
+// fewer than 1 half-open probe.
+func New(opts ...Option) *Breaker {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	o.validate()
+
+	rule := tripRule{
+		consecutive: uint32(o.consecutive),
+		ratioPPM:    max(1, uint64(math.Round(o.ratio*1e6))),
+		minRequests: uint64(o.minRequests),
+	}
+	st := gobreaker.Settings{
+		Name:         o.name,
+		MaxRequests:  uint32(o.probes),
+		Interval:     o.interval,
+		BucketPeriod: o.bucket,
+		Timeout:      o.openTimeout,
+		ReadyToTrip:  rule.readyToTrip,
+		IsExcluded:   func(err error) bool { return err == errExcluded },
+	}
+	if fn := o.onStateChange; fn != nil {
+		st.OnStateChange = func(name string, from, to gobreaker.State) {
+			fn(name, stateOf(from), stateOf(to))
+		}
+	}
+	return &Breaker{
+		cb:        gobreaker.NewCircuitBreaker[struct{}](st),
+		isFailure: o.isFailure,
+	}
+}
+
+// Do calls fn if the circuit lets the call through and records the outcome.
+// It returns what fn returned, unchanged; [ErrOpen] (not running fn) while
+// the circuit is open or every half-open probe slot is taken; or ctx.Err()
+// (not running fn, not counting the call) if ctx is already done.
+//
+// If fn panics, the call counts as a failure and Do panics again with the
+// same value.
+func (cb *Breaker) Do(ctx context.Context, fn func(context.Context) error) error {
+	return cb.run(ctx, direct, fn)
+}
+
+// Wrap returns a handler that runs next under the breaker, as [Breaker.Do]
+// runs fn. It implements [callguard.Policy].
+func (cb *Breaker) Wrap(next callguard.Handler) callguard.Handler {
+	return func(ctx context.Context, call func(context.Context) error) error {
+		return cb.run(ctx, next, call)
+	}
+}
+
+// direct runs call itself: the handler that Do wraps.
+func direct(ctx context.Context, call func(context.Context) error) error {
+	return call(ctx)
+}
+
+// run is the hot path. gobreaker's Execute takes the request as an argument
+// and does not keep it, so the closure below stays on the stack: the success
+// path allocates nothing (the two-step Allow would allocate its done
+// callback on every call). The closure classifies the error itself, outside
+// gobreaker's lock, and hands gobreaker only nil (success), errExcluded, or
+// the error (failure); a panic reaches gobreaker as an error of its own
+// making, which is therefore a failure whatever the classifier says.
+func (cb *Breaker) run(ctx context.Context, next callguard.Handler, call func(context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var (
+		ran bool
+		err error
+	)
+	_, berr := cb.cb.Execute(func() (struct{}, error) {
+		ran = true
+		err = next(ctx, call)
+		return struct{}{}, cb.verdict(err)
+	})
+	if !ran {
+		return rejection(berr)
+	}
+	return err
+}
+
+// verdict maps a call's error to what gobreaker records: nil for a success,
+// errExcluded for neither, or err itself for a failure.
+func (cb *Breaker) verdict(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case excluded(err):
+		return errExcluded
+	case cb.isFailure != nil && !cb.isFailure(err):
+		return nil
+	}
+	return err
+}
+
+// Name returns the name set by [WithName].
+func (cb *Breaker) Name() string { return cb.cb.Name() }
+
+// State returns the current state. Reading it may move an open circuit whose
+// timeout has passed to half-open, which calls the [OnStateChange] hook.
+func (cb *Breaker) State() State { return stateOf(cb.cb.State()) }
+
+// Counts returns the counts of the current state: in the closed state those
+// of the current window, in the half-open state those of the probes; they
+// are zero in the open state. Like [Breaker.State], it brings the window
+// and the state up to date first.
+func (cb *Breaker) Counts() Counts {
+	cb.cb.State() // advance the rolling window
+	c := cb.cb.Counts()
+	return Counts{
+		Requests:             c.Requests,
+		TotalSuccesses:       c.TotalSuccesses,
+		TotalFailures:        c.TotalFailures,
+		TotalExclusions:      c.TotalExclusions,
+		ConsecutiveSuccesses: c.ConsecutiveSuccesses,
+		ConsecutiveFailures:  c.ConsecutiveFailures,
+	}
+}
+
+// tripRule decides when the closed circuit opens. gobreaker calls
+// readyToTrip, under its lock, after each failure in the closed state.
+type tripRule struct {
+	consecutive uint32 // 0: rule disabled
+	ratioPPM    uint64 // failure ratio in parts per million, >= 1
+	minRequests uint64
+}
+
+func (r tripRule) readyToTrip(c gobreaker.Counts) bool {
+	if r.consecutive > 0 && c.ConsecutiveFailures >= r.consecutive {
+		return true
+	}
+	done := uint64(c.TotalSuccesses) + uint64(c.TotalFailures)
+	return done >= r.minRequests && uint64(c.TotalFailures)*1e6 >= r.ratioPPM*done
+}
+
+// A State is the state of a [Breaker]'s circuit. The zero value is Closed.
+type State int
+
+// The states of a circuit.
+const (
+	// Closed lets every call through and counts failures.
+	Closed State = iota
+	// HalfOpen lets a limited number of probe calls through.
+	HalfOpen
+	// Open rejects every call with [ErrOpen].
+	Open
+)
+
+// String returns "closed", "half-open" or "open".
+func (s State) String() string {
+	switch s {
+	case Closed:
+		return "closed"
+	case HalfOpen:
+		return "half-open"
+	case Open:
+		return "open"
+	}
+	return "breaker.State(" + strconv.Itoa(int(s)) + ")"
+}
+
+func stateOf(s gobreaker.State) State {
+	switch s {
+	case gobreaker.StateHalfOpen:
+		return HalfOpen
+	case gobreaker.StateOpen:
+		return Open
+	}
+	return Closed
+}
+
+// Counts are a [Breaker]'s counts of calls since its last change of state,
+// within the window while it is closed. Calls still running are counted in
+// Requests only; excluded calls in Requests and TotalExclusions.
+type Counts struct {
+	Requests             uint32 // calls let through
+	TotalSuccesses       uint32
+	TotalFailures        uint32
+	TotalExclusions      uint32 // calls counted as neither success nor failure
+	ConsecutiveSuccesses uint32
+	ConsecutiveFailures  uint32
+}

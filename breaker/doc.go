@@ -1,0 +1,47 @@
+// Package breaker is a circuit breaker policy: it stops calling a
+// dependency that keeps failing, so that callers fail fast instead of
+// waiting on it and piling load onto it, and it probes the dependency after
+// a while to find out whether it has recovered. It wraps
+// github.com/sony/gobreaker/v2 without exposing it.
+//
+//	cb := breaker.New(breaker.WithName("payments"))
+//	err := cb.Do(ctx, func(ctx context.Context) error { return callPayments(ctx) })
+//	if errors.Is(err, breaker.ErrOpen) {
+//		// payments is down; the call was not made
+//	}
+//
+// # States
+//
+// A closed circuit lets calls through and counts their outcomes in a
+// rolling window (10 s of 1 s buckets, [WithWindow]). It opens after 5
+// consecutive failures ([WithConsecutiveFailures]) or when at least half of
+// at least 20 calls in the window failed ([WithFailureRatio]). An open
+// circuit rejects every call with [ErrOpen] for 5 s ([WithOpenTimeout]),
+// then becomes half-open: it lets 1 probe call through
+// ([WithHalfOpenProbes]) and rejects the rest; it closes when the probes
+// succeed and opens again on the first probe that fails.
+//
+// # What counts as a failure
+//
+// An error or a panic from the call is a failure, a timeout included,
+// except for the caller's cancellation, permanent errors
+// ([callguard.Permanent]) and local rejections ([callguard.ErrRejected]),
+// which count as neither success nor failure: they say nothing about the
+// dependency's health. [WithIsFailure] narrows what is a failure further.
+//
+// # Composition
+//
+// A [Breaker] is a [callguard.Policy]. Place it inside retry and outside
+// bulkhead and the per-attempt timeout:
+//
+//	callguard.Chain(retry.New(), breaker.New(), bulkhead.New(64), timeout.New(d))
+//
+// so that retry does not retry a rejection into the open circuit (ErrOpen is
+// overloaded, without pushback), every attempt is counted, a timed-out
+// attempt is a failure, and a full bulkhead (a rejection) is not.
+//
+// # Time
+//
+// gobreaker reads the system clock, so the breaker cannot be driven by a
+// fake clock; its tests use millisecond timeouts and poll [Breaker.State].
+package breaker

@@ -1,0 +1,39 @@
+package breaker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/callguard/callguard/breaker"
+)
+
+func Example() {
+	cb := breaker.New(
+		breaker.WithName("payments"),
+		breaker.WithConsecutiveFailures(3),
+		breaker.OnStateChange(func(name string, from, to breaker.State) {
+			fmt.Printf("%s: %v -> %v\n", name, from, to)
+		}),
+	)
+	errDown := errors.New("payments: connection refused")
+	calls := 0
+	call := func(context.Context) error {
+		calls++
+		return errDown
+	}
+
+	for i := 1; i <= 5; i++ {
+		err := cb.Do(context.Background(), call)
+		fmt.Printf("call %d: %v (open: %t)\n", i, err, errors.Is(err, breaker.ErrOpen))
+	}
+	fmt.Println("state:", cb.State(), "- payments was called", calls, "times")
+	// Output:
+	// call 1: payments: connection refused (open: false)
+	// call 2: payments: connection refused (open: false)
+	// payments: closed -> open
+	// call 3: payments: connection refused (open: false)
+	// call 4: breaker: circuit open (open: true)
+	// call 5: breaker: circuit open (open: true)
+	// state: open - payments was called 3 times
+}
