@@ -219,3 +219,25 @@ func TestRetryable(t *testing.T) {
 		t.Errorf("NoRetry(cause) = %v: want to wrap cause and not be permanent", err)
 	}
 }
+
+func TestClassifyAllocs(t *testing.T) {
+	if testing.Short() || race.Enabled {
+		t.Skip("allocation counts are not meaningful under -race or -short")
+	}
+	errs := []error{
+		errors.New("plain"),
+		fmt.Errorf("w: %w", callguard.Permanent(errors.New("x"))),
+		errors.Join(errors.New("a"), callguard.Overloaded(time.Second, nil)),
+		callguard.NewRejection("x: full"),
+	}
+	for _, err := range errs {
+		n := testing.AllocsPerRun(100, func() {
+			_ = callguard.IsPermanent(err)
+			_, _ = callguard.Pushback(err)
+			_ = callguard.Retryable(err)
+		})
+		if n != 0 {
+			t.Errorf("classifying %v allocs = %v, want 0", err, n)
+		}
+	}
+}

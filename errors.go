@@ -70,13 +70,39 @@ func Pushback(err error) (delay time.Duration, ok bool) {
 	if err == nil || !errors.Is(err, ErrOverloaded) {
 		return 0, false
 	}
-	var p interface{ Pushback() time.Duration }
-	if errors.As(err, &p) {
-		if d := p.Pushback(); d > 0 {
-			return d, true
+	walk(err, func(e error) bool {
+		p, ok := e.(interface{ Pushback() time.Duration })
+		if ok {
+			delay = max(p.Pushback(), 0)
+		}
+		return ok
+	})
+	return delay, true
+}
+
+// walk calls f on err and on every error it wraps, depth first, as errors.Is
+// does, until f returns true. Unlike errors.As with an interface target, it
+// allocates nothing.
+func walk(err error, f func(error) bool) bool {
+	for err != nil {
+		if f(err) {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if walk(e, f) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
 		}
 	}
-	return 0, true
+	return false
 }
 
 // NewRejection returns an error for a policy to return when it refuses a
@@ -125,8 +151,10 @@ func IsPermanent(err error) bool {
 	if err == nil {
 		return false
 	}
-	var p interface{ Permanent() bool }
-	return errors.As(err, &p) && p.Permanent()
+	return walk(err, func(e error) bool {
+		p, ok := e.(interface{ Permanent() bool })
+		return ok && p.Permanent()
+	})
 }
 
 // A NoRetryError marks an error that retrying must not repeat but that is
@@ -160,8 +188,7 @@ func Retryable(err error) bool {
 	if err == nil || IsPermanent(err) {
 		return false
 	}
-	var nr *NoRetryError
-	if errors.As(err, &nr) {
+	if walk(err, func(e error) bool { _, ok := e.(*NoRetryError); return ok }) {
 		return false
 	}
 	if d, ok := Pushback(err); ok && d <= 0 {
