@@ -1,0 +1,44 @@
+package bulkhead
+
+import (
+	"time"
+
+	"github.com/callguard/callguard/internal/clock"
+)
+
+// An Option configures a [Bulkhead].
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	maxWait time.Duration
+	onFull  func()
+	clock   clock.Clock
+}
+
+// WithMaxWait sets how long [Bulkhead.Do] waits for a free slot before it
+// returns [ErrFull]. Zero, the default, means no waiting: a call that finds
+// every slot taken is refused at once, which keeps queues out of the call
+// path (a queue in front of a slow dependency only adds latency). A small
+// wait smooths short bursts. New panics if d is negative.
+func WithMaxWait(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.maxWait = d })
+}
+
+// OnFull sets a function that is called each time the bulkhead refuses a
+// call: when [Bulkhead.Do] returns [ErrFull] and when [Bulkhead.TryAcquire]
+// returns false. It runs synchronously on the caller's goroutine, so it must
+// be fast and safe for concurrent use (increment a counter, for example).
+// The default, nil, means no hook.
+func OnFull(fn func()) Option {
+	return optionFunc(func(o *options) { o.onFull = fn })
+}
+
+// withClock sets the clock for wait timers. Tests use a fake clock. The
+// default is clock.Real.
+func withClock(c clock.Clock) Option {
+	return optionFunc(func(o *options) { o.clock = c })
+}
