@@ -1,0 +1,33 @@
+package timeout
+
+// An Option configures a [Timeout].
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	abandon bool
+}
+
+// WithAbandon makes [Timeout.Do] stop waiting for a call at its deadline.
+// The call runs in a new goroutine; when the deadline passes (or the
+// caller's context ends) first, Do returns [ErrTimeout] (or the caller's
+// ctx.Err()) at once, and the call's result, when it comes, is discarded.
+//
+// The goroutine ends only when the call returns. A call that ignores its
+// context therefore keeps its goroutine, and whatever it holds, after Do has
+// returned: calls that never return leak a goroutine each. Use it for calls
+// you cannot make honour a context, and bound them some other way. It costs
+// a goroutine and a few allocations per call.
+//
+// A panic in the call is raised again in the caller of Do while Do waits for
+// it; after Do has returned, it crashes the program, as a panic in any
+// goroutine does.
+//
+// The default, without this option, runs the call in the caller's goroutine
+// and waits for it to return.
+func WithAbandon() Option {
+	return optionFunc(func(o *options) { o.abandon = true })
+}
