@@ -1,0 +1,161 @@
+package httpx
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/callguard/callguard"
+)
+
+// Headers of the callguard wire protocol that httpx reads and writes
+// (DESIGN.md, "Wire protocol"), in canonical form.
+const (
+	headerPushback   = "Callguard-Pushback" // ms; negative: don't retry
+	headerError      = "Callguard-Error"    // "loop" or "hops"
+	headerRetryAfter = "Retry-After"
+)
+
+// Classify is the transport's default classification of an attempt's
+// outcome: it returns nil for a success and otherwise the error that the
+// policy sees. req is the caller's request; exactly one of resp and err is
+// non-nil. It never reads the body.
+//
+//   - A transport error (no response) is a failure. It is retried if the
+//     request was never sent (a dial error: a *net.OpError with Op "dial")
+//     or is idempotent (see below); otherwise it is wrapped in
+//     [callguard.NoRetry]: the server may have acted on it.
+//   - 429 and 503 are failures. With a pushback they are
+//     [callguard.Overloaded]: Callguard-Pushback (milliseconds, read by
+//     [callguard.ParsePushback]; negative or malformed means "don't retry",
+//     Overloaded with delay 0) takes precedence over Retry-After (read by
+//     [ParseRetryAfter]). A delay is capped at [callguard.MaxPushback]; a
+//     zero delay makes an ordinary retryable failure.
+//   - 502 and 504 are retryable failures.
+//   - 508 with Callguard-Error "loop" or "hops" is [callguard.Permanent]:
+//     a call-path loop or an exhausted hop budget is not retried by anyone.
+//   - Any other 5xx (500, 501, …) is a failure, retried only if the request
+//     is idempotent, else [callguard.NoRetry].
+//   - Any other 4xx is [callguard.Permanent]: neither retried nor counted
+//     by a breaker.
+//   - 1xx, 2xx and 3xx are successes.
+//
+// A request is idempotent if its method is GET, HEAD, OPTIONS, TRACE, PUT
+// or DELETE, or if it has an Idempotency-Key or X-Idempotency-Key header
+// (the rule net/http uses for its own retries). Response errors carry a
+// [*StatusError].
+func Classify(req *http.Request, resp *http.Response, err error) error {
+	return classifyWith(req, resp, err, callguard.MaxPushback)
+}
+
+func classifyWith(req *http.Request, resp *http.Response, err error, maxPushback time.Duration) error {
+	if err != nil {
+		if neverSent(err) || idempotent(req) {
+			return err
+		}
+		return callguard.NoRetry(err)
+	}
+	code := resp.StatusCode
+	switch {
+	case code < 400:
+		return nil
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		se := newStatusError(resp)
+		if d, ok := pushback(resp.Header, maxPushback); ok {
+			return callguard.Overloaded(d, se)
+		}
+		return se
+	case code == http.StatusBadGateway || code == http.StatusGatewayTimeout:
+		return newStatusError(resp)
+	case code < 500:
+		return callguard.Permanent(newStatusError(resp))
+	}
+	se := newStatusError(resp)
+	switch {
+	case se.Reason != "" && code == http.StatusLoopDetected:
+		return callguard.Permanent(se)
+	case idempotent(req):
+		return se
+	}
+	return callguard.NoRetry(se)
+}
+
+// pushback reads the pushback of an overloaded response. ok is false when
+// the response carries no usable one: no header, or a delay of zero (after
+// the cap), which is an ordinary failure. ok with d == 0 means "don't
+// retry".
+func pushback(h http.Header, maxPushback time.Duration) (d time.Duration, ok bool) {
+	if v := h[headerPushback]; len(v) > 0 {
+		d, retry := callguard.ParsePushback(v[0])
+		if !retry {
+			return 0, true
+		}
+		d = min(d, maxPushback)
+		return d, d > 0
+	}
+	if v := h[headerRetryAfter]; len(v) > 0 {
+		d, ok := ParseRetryAfter(v[0], time.Now())
+		d = min(d, maxPushback)
+		return d, ok && d > 0
+	}
+	return 0, false
+}
+
+// ParseRetryAfter parses the value of a Retry-After header (RFC 9110,
+// section 10.2.3): a number of seconds, or an HTTP-date, taken relative to
+// now. It returns the delay and true, or 0 and false for a value that is
+// neither. A date in the past gives 0; delays are clamped to
+// [callguard.MaxPushback]. Surrounding spaces are ignored; values longer
+// than 64 bytes are rejected unread. It never panics.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" || len(v) > 64 {
+		return 0, false
+	}
+	if isDigits(v) {
+		const maxSecs = int64(callguard.MaxPushback / time.Second)
+		var secs int64
+		for i := 0; i < len(v) && secs <= maxSecs; i++ {
+			secs = secs*10 + int64(v[i]-'0')
+		}
+		return time.Duration(min(secs, maxSecs)) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(t.Sub(now), 0), callguard.MaxPushback), true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// idempotent reports whether req may be sent again after it may have
+// reached the server.
+func idempotent(req *http.Request) bool {
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace,
+		http.MethodPut, http.MethodDelete:
+		return true
+	}
+	if _, ok := req.Header["Idempotency-Key"]; ok {
+		return true
+	}
+	_, ok := req.Header["X-Idempotency-Key"]
+	return ok
+}
+
+// neverSent reports whether err shows that the request was not sent: the
+// connection could not be made.
+func neverSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}

@@ -1,0 +1,109 @@
+package httpx_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"time"
+
+	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/breaker"
+	"github.com/callguard/callguard/bulkhead"
+	"github.com/callguard/callguard/httpx"
+	"github.com/callguard/callguard/retry"
+	"github.com/callguard/callguard/timeout"
+)
+
+func ExampleNewTransport() {
+	// A server that is busy for its first two requests.
+	var calls atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= 2 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "hello")
+	}))
+	defer ts.Close()
+
+	policy := callguard.Chain(
+		retry.New(retry.WithBackoff(time.Millisecond, 10*time.Millisecond)),
+		breaker.New(breaker.WithName("hello")),
+		bulkhead.New(64),
+		timeout.New(time.Second), // per attempt
+	)
+	// nil instead of ts.Client().Transport means http.DefaultTransport.
+	client := &http.Client{Transport: httpx.NewTransport(ts.Client().Transport, policy)}
+
+	resp, err := client.Get(ts.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Printf("%s after %d attempts: %s", resp.Status, calls.Load(), body)
+	// Output: 200 OK after 3 attempts: hello
+}
+
+// The policy runs with the request's context, so a per-call setting of a
+// policy applies to one request: here retry's attempt count.
+func ExampleNewTransport_perRequest() {
+	var calls atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer ts.Close()
+	client := &http.Client{Transport: httpx.NewTransport(ts.Client().Transport, retry.New(retry.WithBackoff(0, 0)))}
+
+	for _, attempts := range []int{0, 1} {
+		ctx := context.Background()
+		if attempts > 0 {
+			ctx = retry.ContextWithMaxAttempts(ctx, attempts)
+		}
+		calls.Store(0)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		resp.Body.Close()
+		fmt.Println(resp.Status, "after", calls.Load(), "attempts")
+	}
+	// Output:
+	// 502 Bad Gateway after 3 attempts
+	// 502 Bad Gateway after 1 attempts
+}
+
+func ExampleHandler() {
+	// The handler's dependency has failed: its breaker is open.
+	payments := breaker.New(breaker.WithConsecutiveFailures(1))
+	_ = payments.Do(context.Background(), func(context.Context) error { return errors.New("payments down") })
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/checkout", func(w http.ResponseWriter, r *http.Request) {
+		err := payments.Do(r.Context(), func(ctx context.Context) error { return nil })
+		if err != nil {
+			httpx.Error(w, err) // tell the caller not to retry
+			return
+		}
+		fmt.Fprintln(w, "paid")
+	})
+	ts := httptest.NewServer(httpx.Handler(mux, callguard.Chain(bulkhead.New(128), timeout.New(2*time.Second))))
+	defer ts.Close()
+
+	resp, err := ts.Client().Get(ts.URL + "/checkout")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println(resp.Status, "Callguard-Pushback:", resp.Header.Get("Callguard-Pushback"))
+	// Output: 503 Service Unavailable Callguard-Pushback: -1
+}

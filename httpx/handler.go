@@ -1,0 +1,285 @@
+package httpx
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/internal/classify"
+)
+
+var (
+	errServedTwice = errors.New("httpx: the policy ran the handler twice; a server handler cannot be retried")
+	errServedLate  = errors.New("httpx: the policy ran the handler after ServeHTTP returned")
+)
+
+// Handler returns an [http.Handler] that runs next under the policy p, as
+// [http.TimeoutHandler] runs its handler under a timeout: next gets the
+// request with the policy's context (a timeout policy's deadline, for
+// example). next nil means [http.DefaultServeMux], as in [http.Server];
+// p nil means no policy. The policy is wired once, here. None of the
+// current options changes Handler.
+//
+// When p refuses the request, or fails it after next ran without writing a
+// response, Handler answers in next's place (DESIGN.md, "Status mapping"):
+//
+//   - an overloaded error (a shed request, a full bulkhead, an open
+//     breaker, any [callguard.ErrOverloaded]): 503 Service Unavailable
+//     with Callguard-Pushback, the delay in milliseconds or -1 ("don't
+//     retry") when the error carries none, and Retry-After, in whole
+//     seconds rounded up, when it does;
+//   - a timeout (context.DeadlineExceeded): 504 Gateway Timeout;
+//   - a call-path loop or an exhausted hop budget: 508 Loop Detected with
+//     Callguard-Error "loop" or "hops";
+//   - the caller's cancellation: 503 Service Unavailable;
+//   - anything else: 500 Internal Server Error.
+//
+// The body is the status text. The policy sees next's outcome as an error
+// when next reports one with [Error], writes a 5xx status (a
+// [*StatusError]), or returns without writing anything after its context
+// ended (the context's cause: a timeout becomes 504); other responses are
+// successes.
+//
+// next runs in the goroutine of ServeHTTP, and ServeHTTP returns only after
+// next has returned, as the ResponseWriter contract requires: a policy that
+// abandons a call (timeout.WithAbandon) gets no early return here, and a
+// policy that runs the call twice (retry) gets an error on the second
+// run. For a handler that ignores its context, use [http.TimeoutHandler]
+// inside this one.
+//
+// The ResponseWriter that next gets wraps the original one. It implements
+// [http.Flusher], [http.Hijacker] and [io.ReaderFrom] by passing them on,
+// and Unwrap for [http.ResponseController]. It must not be used after next
+// returns (net/http forbids that too): it is reused for other requests.
+func Handler(next http.Handler, p callguard.Policy, opts ...Option) http.Handler {
+	_ = newOptions(opts)
+	if next == nil {
+		next = http.DefaultServeMux
+	}
+	h := &handler{next: next, h: invoke}
+	if p != nil {
+		h.h = p.Wrap(invoke)
+	}
+	h.pool.New = func() any { return &serving{h: h} }
+	return h
+}
+
+type handler struct {
+	next http.Handler
+	h    callguard.Handler
+	pool sync.Pool // of *serving
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := h.pool.Get().(*serving)
+	gen := s.start(w, r)
+	// The closure is the one allocation of ServeHTTP: it ties the call to
+	// this use of s, so that a call that a policy abandoned and that starts
+	// late does not run next for a later request.
+	err := h.h(r.Context(), func(ctx context.Context) error { return s.serve(ctx, gen) })
+	written := s.finish()
+	h.pool.Put(s)
+	if err != nil && !written {
+		writeError(w, err, false)
+	}
+}
+
+// A serving is the state of one ServeHTTP call, pooled.
+//
+// mu guards every field but h, and is held while next runs, so that
+// ServeHTTP, which takes it before it returns, waits for a next that a
+// policy abandoned. Each use of a serving has its own gen.
+type serving struct {
+	h *handler
+
+	mu   sync.Mutex
+	gen  uint64 // counts the uses of s
+	r    *http.Request
+	ran  bool // next has run
+	over bool // ServeHTTP is returning
+	w    responseWriter
+}
+
+// start begins a use of s and returns its gen.
+func (s *serving) start(w http.ResponseWriter, r *http.Request) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	s.r, s.ran, s.over = r, false, false
+	s.w = responseWriter{ResponseWriter: w}
+	return s.gen
+}
+
+// finish ends the use of s, after next if it runs, and reports whether next
+// wrote the response header.
+func (s *serving) finish() (written bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	written = s.w.code != 0
+	s.r, s.over, s.w = nil, true, responseWriter{}
+	return written
+}
+
+// serve is the call that the policy runs: next, once, in use gen.
+func (s *serving) serve(ctx context.Context, gen uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.gen != gen || s.over:
+		return errServedLate
+	case s.ran:
+		return callguard.Permanent(errServedTwice)
+	}
+	s.ran = true
+	r := s.r
+	if ctx != r.Context() {
+		r = r.WithContext(ctx)
+	}
+	s.h.next.ServeHTTP(&s.w, r)
+	switch {
+	case s.w.err != nil:
+		return s.w.err
+	case s.w.code >= 500:
+		return &StatusError{StatusCode: s.w.code, Status: strconv.Itoa(s.w.code) + " " + http.StatusText(s.w.code)}
+	case s.w.code == 0 && ctx.Err() != nil:
+		return context.Cause(ctx) // next gave up without a word: answer for it
+	}
+	return nil
+}
+
+// Error answers the request that a handler serves with the status for err
+// (see [Handler]; nil err does nothing), and reports err to the policy of
+// the [Handler] the request came through, which counts it as the
+// handler's failure. A handler calls it instead of [http.Error] when a
+// call it made failed:
+//
+//	resp, err := client.Do(req.WithContext(r.Context()))
+//	if err != nil {
+//		httpx.Error(w, err) // breaker.ErrOpen → 503, Callguard-Pushback: -1
+//		return
+//	}
+//
+// An overloaded error here comes from the handler's own dependency, which
+// the handler's client has already retried as far as its policy allowed:
+// the answer is 503 with Callguard-Pushback -1 and no Retry-After, whatever
+// delay the error carries, so that no tier above retries into the fault
+// ("overloaded: don't retry" travels upward). For a failed response that
+// the handler's client returned, pass [Classify](resp.Request, resp, nil).
+// If the response has been started already, Error only reports err.
+func Error(w http.ResponseWriter, err error) {
+	if err == nil {
+		return
+	}
+	if rw := findWriter(w); rw != nil {
+		rw.err = err
+		if rw.code != 0 {
+			return
+		}
+	}
+	writeError(w, err, true)
+}
+
+// findWriter returns the Handler's responseWriter under w, or nil.
+func findWriter(w http.ResponseWriter) *responseWriter {
+	for i := 0; i < 16 && w != nil; i++ {
+		if rw, ok := w.(*responseWriter); ok {
+			return rw
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		w = u.Unwrap()
+	}
+	return nil
+}
+
+// writeError writes the response for err. downstream says that err came
+// from a dependency of the handler rather than from the server's policy.
+func writeError(w http.ResponseWriter, err error, downstream bool) {
+	kind, delay := classify.Error(err)
+	code := http.StatusInternalServerError
+	h := w.Header()
+	switch kind {
+	case classify.Overloaded:
+		code = http.StatusServiceUnavailable
+		if downstream {
+			delay = 0
+		}
+		h.Set(headerPushback, callguard.FormatPushback(delay))
+		if delay > 0 {
+			secs := (min(delay, callguard.MaxPushback) + time.Second - 1) / time.Second
+			h.Set(headerRetryAfter, strconv.FormatInt(int64(secs), 10))
+		}
+	case classify.Timeout:
+		code = http.StatusGatewayTimeout
+	case classify.Loop:
+		code = http.StatusLoopDetected
+		h.Set(headerError, "loop")
+	case classify.Hops:
+		code = http.StatusLoopDetected
+		h.Set(headerError, "hops")
+	case classify.Canceled:
+		code = http.StatusServiceUnavailable
+	}
+	http.Error(w, http.StatusText(code), code)
+}
+
+// A responseWriter records what the handler did with the response: the
+// status, once the header is written, and the error it reported with
+// [Error].
+type responseWriter struct {
+	http.ResponseWriter
+	code int   // 0 until the header is written
+	err  error // set by Error
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		w.code = code // 1xx other than 101 are informational: more follow
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// ReadFrom passes io.Copy's fast path (sendfile) on.
+func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return io.Copy(w.ResponseWriter, src)
+}
+
+// Flush implements http.Flusher.
+func (w *responseWriter) Flush() {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack implements http.Hijacker; it fails if the underlying writer
+// cannot be hijacked.
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.code == 0 {
+		w.code = http.StatusSwitchingProtocols // the handler owns the connection
+	}
+	return c, rw, err
+}
+
+// Unwrap returns the original ResponseWriter, for http.ResponseController.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,335 @@
+package httpx
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/breaker"
+	"github.com/callguard/callguard/bulkhead"
+	"github.com/callguard/callguard/timeout"
+)
+
+// refuse returns a policy that refuses every call with err.
+func refuse(err error) callguard.Policy {
+	return callguard.PolicyFunc(func(callguard.Handler) callguard.Handler {
+		return func(context.Context, func(context.Context) error) error { return err }
+	})
+}
+
+// record returns a policy that runs the call and stores its error in *got.
+func record(got *error) callguard.Policy {
+	return callguard.PolicyFunc(func(next callguard.Handler) callguard.Handler {
+		return func(ctx context.Context, call func(context.Context) error) error {
+			*got = next(ctx, call)
+			return *got
+		}
+	})
+}
+
+// coded is an error with a Callguard-Error code, as ttl's errors are.
+type coded string
+
+func (c coded) Error() string          { return "refused: " + string(c) }
+func (c coded) CallguardError() string { return string(c) }
+
+// fullBulkhead returns a bulkhead whose only slot is taken.
+func fullBulkhead(t *testing.T) *bulkhead.Bulkhead {
+	b := bulkhead.New(1)
+	if !b.TryAcquire() {
+		t.Fatal("TryAcquire() = false")
+	}
+	t.Cleanup(b.Release)
+	return b
+}
+
+func okHandler(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }
+
+func TestHandlerMapping(t *testing.T) {
+	hang := func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+	tests := []struct {
+		name        string
+		policy      func(t *testing.T) callguard.Policy
+		handler     http.HandlerFunc
+		wantStatus  int
+		wantHeaders map[string]string // "" value: header absent
+	}{
+		{"success", func(*testing.T) callguard.Policy { return bulkhead.New(1) }, okHandler, 200,
+			map[string]string{"Callguard-Pushback": "", "Retry-After": ""}},
+		{"bulkhead full", func(t *testing.T) callguard.Policy { return fullBulkhead(t) }, okHandler, 503,
+			map[string]string{"Callguard-Pushback": "-1", "Retry-After": ""}},
+		{"breaker open", func(*testing.T) callguard.Policy { return refuse(breaker.ErrOpen) }, okHandler, 503,
+			map[string]string{"Callguard-Pushback": "-1", "Retry-After": ""}},
+		{"overloaded with delay", func(*testing.T) callguard.Policy { return refuse(callguard.Overloaded(1500*time.Millisecond, nil)) }, okHandler, 503,
+			map[string]string{"Callguard-Pushback": "1500", "Retry-After": "2"}},
+		{"timeout", func(*testing.T) callguard.Policy { return timeout.New(10 * time.Millisecond) }, hang, 504,
+			map[string]string{"Callguard-Pushback": ""}},
+		{"deadline", func(*testing.T) callguard.Policy { return refuse(context.DeadlineExceeded) }, okHandler, 504, nil},
+		{"loop", func(*testing.T) callguard.Policy { return refuse(callguard.Permanent(coded("loop"))) }, okHandler, 508,
+			map[string]string{"Callguard-Error": "loop"}},
+		{"hops", func(*testing.T) callguard.Policy { return refuse(coded("hops")) }, okHandler, 508,
+			map[string]string{"Callguard-Error": "hops"}},
+		{"canceled", func(*testing.T) callguard.Policy { return refuse(context.Canceled) }, okHandler, 503,
+			map[string]string{"Callguard-Pushback": ""}},
+		{"other", func(*testing.T) callguard.Policy { return refuse(errors.New("boom")) }, okHandler, 500,
+			map[string]string{"Callguard-Pushback": "", "Callguard-Error": ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			Handler(tt.handler, tt.policy(t)).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			if rec.Code != tt.wantStatus {
+				t.Errorf("status = %d, want %d", rec.Code, tt.wantStatus)
+			}
+			for k, want := range tt.wantHeaders {
+				if got := rec.Header().Get(k); got != want {
+					t.Errorf("header %s = %q, want %q", k, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestError(t *testing.T) {
+	tests := []struct {
+		name         string
+		give         error
+		wantStatus   int
+		wantPushback string
+	}{
+		{"breaker open downstream", breaker.ErrOpen, 503, "-1"},
+		{"bulkhead full downstream", bulkhead.ErrFull, 503, "-1"},
+		{"overloaded downstream with delay", callguard.Overloaded(2*time.Second, nil), 503, "-1"},
+		{"timeout downstream", timeout.ErrTimeout, 504, ""},
+		{"loop downstream", callguard.Permanent(&StatusError{StatusCode: 508, Status: "508 Loop Detected", Reason: "loop"}), 508, ""},
+		{"other", errors.New("boom"), 500, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got error
+			h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				Error(w, tt.give)
+			}), record(&got))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			if rec.Code != tt.wantStatus || rec.Header().Get("Callguard-Pushback") != tt.wantPushback || rec.Header().Get("Retry-After") != "" {
+				t.Errorf("Error(%v): %d with pushback %q, retry-after %q; want %d with %q and none",
+					tt.give, rec.Code, rec.Header().Get("Callguard-Pushback"), rec.Header().Get("Retry-After"), tt.wantStatus, tt.wantPushback)
+			}
+			if got != tt.give { //nolint:errorlint // the very error
+				t.Errorf("policy saw %v, want %v", got, tt.give)
+			}
+		})
+	}
+}
+
+func TestErrorOutsideHandler(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Error(rec, breaker.ErrOpen)
+	if rec.Code != 503 || rec.Header().Get("Callguard-Pushback") != "-1" {
+		t.Errorf("Error(ErrOpen) = %d with pushback %q, want 503 with -1", rec.Code, rec.Header().Get("Callguard-Pushback"))
+	}
+	rec = httptest.NewRecorder()
+	Error(rec, nil)
+	if rec.Code != 200 || rec.Body.Len() != 0 {
+		t.Errorf("Error(nil) wrote %d %q, want nothing", rec.Code, rec.Body)
+	}
+}
+
+// A wrapper is another middleware's ResponseWriter between Handler and the
+// handler.
+type wrapper struct{ http.ResponseWriter }
+
+func (w wrapper) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func TestHandlerOutcomes(t *testing.T) {
+	tests := []struct {
+		name       string
+		handler    http.HandlerFunc
+		wantStatus int
+		wantErr    bool // the policy sees an error
+	}{
+		{"200", okHandler, 200, false},
+		{"implicit 200", func(http.ResponseWriter, *http.Request) {}, 200, false},
+		{"404", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }, 404, false},
+		{"500 written", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }, 500, true},
+		{"503 written", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "x", http.StatusServiceUnavailable) }, 503, true},
+		{"Error through a wrapper", func(w http.ResponseWriter, r *http.Request) { Error(wrapper{w}, errors.New("boom")) }, 500, true},
+		{"Error after the header", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(202)
+			Error(w, breaker.ErrOpen)
+		}, 202, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got error
+			rec := httptest.NewRecorder()
+			Handler(tt.handler, record(&got)).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			if rec.Code != tt.wantStatus || (got != nil) != tt.wantErr {
+				t.Errorf("status %d, policy saw %v; want %d, error %v", rec.Code, got, tt.wantStatus, tt.wantErr)
+			}
+		})
+	}
+
+	var got error
+	rec := httptest.NewRecorder()
+	Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(502) }), record(&got)).
+		ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	var se *StatusError
+	if !errors.As(got, &se) || se.StatusCode != 502 || se.Status != "502 Bad Gateway" {
+		t.Errorf("policy saw %v, want a *StatusError for 502", got)
+	}
+}
+
+func TestHandlerRunsNextOnce(t *testing.T) {
+	twice := callguard.PolicyFunc(func(next callguard.Handler) callguard.Handler {
+		return func(ctx context.Context, call func(context.Context) error) error {
+			next(ctx, call)
+			return next(ctx, call)
+		}
+	})
+	var runs int
+	h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		runs++
+		w.WriteHeader(500)
+	}), twice)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if runs != 1 || rec.Code != 500 {
+		t.Errorf("next ran %d times, status %d; want once, 500", runs, rec.Code)
+	}
+}
+
+func TestHandlerContext(t *testing.T) {
+	var deadline bool
+	h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, deadline = r.Context().Deadline()
+	}), timeout.New(time.Minute))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	if !deadline {
+		t.Error("handler's request has no deadline, want the timeout policy's")
+	}
+}
+
+func TestHandlerWaitsForAbandonedHandler(t *testing.T) {
+	done := make(chan struct{})
+	h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+		time.Sleep(10 * time.Millisecond) // still busy after the policy gave up
+		io.WriteString(w, "late")
+		close(done)
+	}), timeout.New(5*time.Millisecond, timeout.WithAbandon()))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	select {
+	case <-done:
+	default:
+		t.Fatal("ServeHTTP returned before the abandoned handler")
+	}
+	if rec.Code != 200 || rec.Body.String() != "late" {
+		t.Errorf("response = %d %q, want the handler's 200 %q", rec.Code, rec.Body, "late")
+	}
+}
+
+func TestHandlerLateCall(t *testing.T) {
+	var runs int
+	pending := make(chan func(context.Context) error, 1)
+	h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs++ }), late(pending))
+	for i := 0; i < 2; i++ {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		if rec.Code != http.StatusGatewayTimeout {
+			t.Errorf("status = %d, want 504", rec.Code)
+		}
+		if err := (<-pending)(context.Background()); !errors.Is(err, errServedLate) {
+			t.Errorf("late call = %v, want errServedLate", err)
+		}
+	}
+	if runs != 0 {
+		t.Errorf("handler ran %d times, want 0", runs)
+	}
+}
+
+func TestHandlerResponseWriter(t *testing.T) {
+	ts := newServer(t, Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := w.(http.Flusher); !ok {
+			t.Error("ResponseWriter is not an http.Flusher")
+		}
+		io.WriteString(w, "a")
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			t.Errorf("ResponseController.Flush() = %v", err)
+		}
+		if _, err := io.Copy(w, strings.NewReader("b")); err != nil { // ReadFrom
+			t.Errorf("io.Copy() = %v", err)
+		}
+		w.(http.Flusher).Flush()
+	}), nil).ServeHTTP)
+	resp, err := ts.Client().Get(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readBody(t, resp); got != "ab" {
+		t.Errorf("body = %q, want %q", got, "ab")
+	}
+}
+
+func TestHandlerInformationalHeader(t *testing.T) {
+	ts := newServer(t, Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</a.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints) // not the response yet
+		Error(w, breaker.ErrOpen)
+	}), nil).ServeHTTP)
+	resp, err := ts.Client().Get(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Callguard-Pushback") != "-1" {
+		t.Errorf("Get() = %d with pushback %q, want 503 with -1", resp.StatusCode, resp.Header.Get("Callguard-Pushback"))
+	}
+}
+
+// TestDontRetryTravelsUpward runs a chain of two real servers: front calls
+// back through NewTransport and answers with Error. back's breaker is
+// open, so front's client is told "don't retry"; front tells its own
+// caller the same, and nobody retries.
+func TestDontRetryTravelsUpward(t *testing.T) {
+	var backCalls, frontCalls counter
+	back := newServer(t, Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		backCalls.next()
+	}), refuse(breaker.ErrOpen)).ServeHTTP)
+	backClient := newClient(back, fastRetry(3))
+	front := newServer(t, Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		frontCalls.next()
+		req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, back.URL, nil)
+		resp, err := backClient.Do(req)
+		if err != nil {
+			Error(w, err)
+			return
+		}
+		defer resp.Body.Close()
+		if err := Classify(resp.Request, resp, nil); err != nil {
+			Error(w, err)
+			return
+		}
+		io.Copy(w, resp.Body)
+	}), nil).ServeHTTP)
+
+	resp, err := newClient(front, fastRetry(3)).Get(front.URL)
+	if err != nil {
+		t.Fatalf("Get() error = %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Callguard-Pushback") != "-1" {
+		t.Errorf("Get() = %d with pushback %q, want 503 with -1", resp.StatusCode, resp.Header.Get("Callguard-Pushback"))
+	}
+	if backCalls.get() != 0 || frontCalls.get() != 1 {
+		t.Errorf("front got %d requests, back's handler ran %d times; want 1 and 0", frontCalls.get(), backCalls.get())
+	}
+}

@@ -1,0 +1,274 @@
+package httpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/callguard/callguard"
+)
+
+// maxDrain bounds how much of a failed response's body the transport reads
+// to free its connection (go-retryablehttp reads 4 KiB too).
+const maxDrain = 4 << 10
+
+var (
+	errNoResponse = errors.New("httpx: policy returned no error and no response")
+	errLate       = errors.New("httpx: attempt started after the round trip ended")
+)
+
+// NewTransport returns an [http.RoundTripper] that sends each request
+// through next under the policy p: the policy decides whether an attempt
+// is made, how often, and with what context. next nil means
+// [http.DefaultTransport]; p nil means no policy (each request is sent
+// once). The policy is wired once, here.
+//
+// Each attempt's outcome goes through the classification (see [Classify]
+// and [WithClassifier]) to become the error that the policy sees. The
+// transport keeps the RoundTripper contract:
+//
+//   - It never changes the caller's request. An attempt sends a shallow
+//     copy when it needs another context or body.
+//   - A second attempt gets a fresh body from req.GetBody. A request with
+//     a body but no GetBody is sent once; if the policy tries again, that
+//     attempt fails with [ErrBodyNotReplayable] (permanent), so the body is
+//     never silently dropped.
+//   - When there was a response, the caller gets the last one, with err nil
+//     and its body intact, even if the policy then gave up (retries
+//     exhausted, a breaker that opened). Otherwise the caller gets the
+//     policy's error as it is: errors.Is finds breaker.ErrOpen,
+//     bulkhead.ErrFull, a [*StatusError] and so on through the *url.Error
+//     of [http.Client].
+//   - The body of a failed response is read into memory, up to 4 KiB, as
+//     soon as the attempt ends, so that its connection is reused by the next
+//     attempt while the response stays whole in case it is the one
+//     returned. A response that a later one replaces is closed.
+//
+// It also implements CloseIdleConnections, passed on to next, so that
+// [http.Client.CloseIdleConnections] works through it.
+//
+// # Per-attempt timeouts and response bodies
+//
+// A per-attempt timeout policy cancels the attempt's context when the
+// attempt returns, which is before the caller reads the body. So when an
+// attempt's context is not the request's (it can be cancelled on its own),
+// the request is sent with a context that carries the attempt context's
+// values and is cancelled with it only until the response headers arrive;
+// from then on it follows the request's context, and it is released when
+// the body is closed. The per-attempt timeout bounds the wait for the
+// response headers (and the reading of a failed response's first 4 KiB);
+// reading the body is bounded by the caller's context.
+//
+// # Policies
+//
+// The policy calls the attempt function from within its handler, one
+// attempt after another, as the callguard policies do. A policy that
+// abandons an attempt (timeout.WithAbandon) is safe too: the abandoned
+// attempt's response, if one still comes, is closed, and an attempt that
+// starts only after RoundTrip returned fails at once without sending
+// anything. A policy that runs attempts side by side (hedging) is not
+// supported: only the attempt started last counts.
+//
+// # Per-request settings
+//
+// The policy runs with the request's context, so settings that a policy
+// reads from the context apply to one request: for example a different
+// attempt count for one call through retry's context override
+// (retry.ContextWithMaxAttempts):
+//
+//	req = req.WithContext(retry.ContextWithMaxAttempts(req.Context(), 1))
+func NewTransport(next http.RoundTripper, p callguard.Policy, opts ...Option) http.RoundTripper {
+	o := newOptions(opts)
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	t := &transport{next: next, h: invoke, classifier: o.classifier, maxPushback: o.maxPushback}
+	if p != nil {
+		t.h = p.Wrap(invoke)
+	}
+	t.pool.New = func() any { return &roundTrip{t: t} }
+	return t
+}
+
+func invoke(ctx context.Context, call func(context.Context) error) error { return call(ctx) }
+
+type transport struct {
+	next        http.RoundTripper
+	h           callguard.Handler
+	classifier  func(*http.Request, *http.Response, error) error // nil: classify with maxPushback
+	maxPushback time.Duration
+	pool        sync.Pool // of *roundTrip
+}
+
+// RoundTrip runs req through the policy.
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt := t.pool.Get().(*roundTrip)
+	gen := rt.start(req)
+	// The closure is the one allocation of RoundTrip: it ties the attempts
+	// to this use of rt, so that an abandoned attempt that starts late
+	// cannot act on a later request.
+	err := t.h(req.Context(), func(ctx context.Context) error { return rt.attempt(ctx, gen) })
+	resp, sent, done := rt.finish()
+	if done {
+		t.pool.Put(rt)
+	}
+	if !sent && req.Body != nil {
+		req.Body.Close() // a RoundTripper closes the body, even on errors
+	}
+	if resp != nil {
+		return resp, nil
+	}
+	if err == nil {
+		err = errNoResponse
+	}
+	return nil, err
+}
+
+// CloseIdleConnections closes the idle connections of the next
+// RoundTripper, if it has such a method.
+func (t *transport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+func (t *transport) classify(req *http.Request, resp *http.Response, err error) error {
+	if t.classifier != nil {
+		return t.classifier(req, resp, err)
+	}
+	return classifyWith(req, resp, err, t.maxPushback)
+}
+
+// A roundTrip is the state of one RoundTrip call, pooled.
+//
+// mu guards every field but t. It matters only when the policy abandons an
+// attempt (timeout.WithAbandon), which then runs concurrently with the
+// rest, or even starts after RoundTrip returned. Each use of a roundTrip
+// has its own gen; an attempt of an earlier use does nothing, and a
+// roundTrip with an attempt still running is not reused.
+type roundTrip struct {
+	t *transport
+
+	mu      sync.Mutex
+	gen     uint64         // counts the uses of rt
+	req     *http.Request  // the caller's; never changed
+	n       int            // attempts started
+	running int            // attempts in flight
+	over    bool           // RoundTrip has returned
+	resp    *http.Response // last response, nil if none yet
+	err     error          // error of the last attempt that finished
+}
+
+// start begins a use of rt for req and returns its gen.
+func (rt *roundTrip) start(req *http.Request) uint64 {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.gen++
+	rt.req, rt.n, rt.over, rt.resp, rt.err = req, 0, false, nil, nil
+	return rt.gen
+}
+
+// finish ends the use of rt. It returns the response to hand to the
+// caller, whether the request was sent (its body handed to next) and
+// whether rt may be reused (no abandoned attempt still runs).
+func (rt *roundTrip) finish() (resp *http.Response, sent, done bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.over = true
+	resp, sent, done = rt.resp, rt.n > 0, rt.running == 0
+	rt.req, rt.resp, rt.err = nil, nil, nil
+	return resp, sent, done
+}
+
+// attempt is the call that the policy runs: one attempt of use gen.
+func (rt *roundTrip) attempt(ctx context.Context, gen uint64) error {
+	rt.mu.Lock()
+	if rt.gen != gen || rt.over {
+		rt.mu.Unlock()
+		return errLate
+	}
+	rt.n++
+	req, n, prev := rt.req, rt.n, rt.err
+	rt.running++
+	rt.mu.Unlock()
+
+	resp, err := rt.t.send(ctx, req, n, prev)
+
+	rt.mu.Lock()
+	rt.running--
+	if rt.over || n != rt.n { // abandoned: the policy has moved on (rt.gen is unchanged while running)
+		rt.mu.Unlock()
+		if resp != nil {
+			discard(resp)
+		}
+		return err
+	}
+	var old *http.Response
+	if resp != nil {
+		old, rt.resp = rt.resp, resp
+	}
+	rt.err = err
+	rt.mu.Unlock()
+	if old != nil {
+		discard(old)
+	}
+	return err
+}
+
+// send makes attempt n of the caller's request creq with the attempt's
+// context ctx; prev is the previous attempt's error. It returns the
+// response, if any, and the classified error.
+func (t *transport) send(ctx context.Context, creq *http.Request, n int, prev error) (*http.Response, error) {
+	rctx := creq.Context()
+	var l link
+	sctx := ctx
+	if ctx != rctx && ctx.Done() != rctx.Done() {
+		sctx = l.start(ctx)
+	}
+	req, err := request(sctx, creq, n, prev)
+	if err != nil {
+		l.release()
+		return nil, err
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		l.release()
+		return nil, t.classify(creq, nil, err)
+	}
+	cerr := t.classify(creq, resp, nil)
+	released := false
+	if cerr != nil {
+		released = park(resp) // under the attempt's context: its timeout bounds the read
+	}
+	if l.cancel != nil && !l.detach(resp, released, rctx) {
+		// The attempt's context ended as the headers came: the body is cut.
+		discard(resp)
+		return nil, t.classify(creq, nil, context.Cause(ctx))
+	}
+	return resp, cerr
+}
+
+// request returns the request to send for attempt n of req, with context
+// ctx: req itself when possible, else a shallow copy with ctx and, from the
+// second attempt on, a fresh body.
+func request(ctx context.Context, req *http.Request, n int, prev error) (*http.Request, error) {
+	if n == 1 || req.Body == nil || req.Body == http.NoBody {
+		if ctx == req.Context() {
+			return req, nil
+		}
+		return req.WithContext(ctx), nil
+	}
+	if req.GetBody == nil {
+		return nil, callguard.Permanent(&replayError{err: ErrBodyNotReplayable, prev: prev})
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, callguard.Permanent(&replayError{err: fmt.Errorf("httpx: GetBody: %w", err), prev: prev})
+	}
+	r := req.WithContext(ctx)
+	r.Body = body
+	return r, nil
+}
