@@ -26,6 +26,7 @@ import (
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/breaker"
 	"github.com/callguard/callguard/bulkhead"
+	"github.com/callguard/callguard/httpx"
 	"github.com/callguard/callguard/retry"
 	"github.com/callguard/callguard/timeout"
 )
@@ -107,29 +108,19 @@ func main() {
 		timeout.New(100*time.Millisecond),
 	)
 
-	client := ts.Client()
-	get := func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL, nil)
-		if err != nil {
-			return callguard.Permanent(err)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		io.Copy(io.Discard, resp.Body)
-		if resp.StatusCode >= 500 {
-			return fmt.Errorf("server answered %s", resp.Status)
-		}
-		return nil
-	}
+	// The whole pipeline sits in the client's transport: the code that
+	// makes requests does not change.
+	client := &http.Client{Transport: httpx.NewTransport(ts.Client().Transport, pipeline)}
 	call := func() {
 		st.calls.Add(1)
-		err := pipeline.Do(context.Background(), get)
+		resp, err := client.Get(ts.URL)
 		switch {
 		case err == nil:
-			st.ok.Add(1)
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				st.ok.Add(1)
+			}
 		case errors.Is(err, breaker.ErrOpen):
 			st.open.Add(1)
 		case errors.Is(err, bulkhead.ErrFull):
