@@ -241,3 +241,14 @@ func TestClassifyAllocs(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestID(t *testing.T) {
+	ctx := context.Background()
+	if id := callguard.RequestIDFromContext(ctx); id != "" {
+		t.Errorf("RequestIDFromContext(Background) = %q, want empty", id)
+	}
+	ctx = callguard.ContextWithRequestID(ctx, "req-42")
+	if id := callguard.RequestIDFromContext(ctx); id != "req-42" {
+		t.Errorf("RequestIDFromContext = %q, want req-42", id)
+	}
+}
