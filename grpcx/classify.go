@@ -1,0 +1,87 @@
+package grpcx
+
+import (
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/callguard/callguard"
+)
+
+// Classify is the default classifier of the client interceptors (see
+// [WithClassifier]). It marks the error of a failed attempt, by its status
+// code, for the policies:
+//
+//   - Unavailable, Aborted, DeadlineExceeded, and ResourceExhausted from a
+//     server: failures, retried. Retry never retries once the caller's
+//     context is done, so a DeadlineExceeded is retried only when it was one
+//     attempt's deadline (a per-attempt timeout) or the server's own.
+//   - Internal, Unknown, DataLoss, and codes gRPC does not define: failures
+//     that are not retried ([callguard.NoRetry]): the call may have taken
+//     effect on the server.
+//   - InvalidArgument, NotFound, AlreadyExists, PermissionDenied,
+//     Unauthenticated, FailedPrecondition, Unimplemented, OutOfRange,
+//     Canceled: [callguard.Permanent], neither retried nor counted against
+//     the server by a breaker. A FailedPrecondition whose trailer says
+//     callguard-error: loop or hops is a downstream refusal for a loop or an
+//     exhausted hop budget; it stays permanent for every caller up the chain.
+//   - ResourceExhausted for a message larger than the limit ("grpc: received
+//     message larger than max", "trying to send message larger than max"),
+//     which gRPC produces itself, on either side: permanent, since the same
+//     message will not shrink.
+//
+// A retried failure whose trailer carries grpc-retry-pushback-ms becomes a
+// [callguard.OverloadedError]: a delay of that many milliseconds before the
+// next attempt, or, for a negative value, a value that is not an integer or
+// more than one value (gRFC A6), "overloaded: do not retry". A pushback of 0
+// leaves the error as it is: it is retried after the ordinary backoff.
+//
+// An error without a gRPC status is classified by
+// [status.FromContextError]: context.Canceled as Canceled, and so on.
+func Classify(err error, trailer metadata.MD) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		st = status.FromContextError(err)
+	}
+	switch st.Code() {
+	case codes.Unavailable, codes.Aborted, codes.DeadlineExceeded:
+		return pushback(err, trailer)
+	case codes.ResourceExhausted:
+		if strings.Contains(st.Message(), "larger than max") {
+			return callguard.Permanent(err)
+		}
+		return pushback(err, trailer)
+	case codes.FailedPrecondition:
+		if v := trailer[errorKey]; len(v) == 1 && (v[0] == "loop" || v[0] == "hops") {
+			return &refusedError{err: err, code: v[0]}
+		}
+		return callguard.Permanent(err)
+	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists,
+		codes.PermissionDenied, codes.Unauthenticated, codes.Unimplemented,
+		codes.OutOfRange, codes.Canceled:
+		return callguard.Permanent(err)
+	}
+	return callguard.NoRetry(err) // Internal, Unknown, DataLoss, undefined codes
+}
+
+// pushback returns err as an overloaded error when the trailer carries a
+// pushback, and unchanged otherwise.
+func pushback(err error, trailer metadata.MD) error {
+	v := trailer[pushbackKey]
+	if len(v) == 0 {
+		return err
+	}
+	d, retry := callguard.ParsePushback(v[0])
+	switch {
+	case !retry || len(v) > 1:
+		return callguard.Overloaded(0, err)
+	case d == 0:
+		return err // "retry now": the ordinary backoff applies
+	}
+	return callguard.Overloaded(d, err)
+}

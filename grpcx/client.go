@@ -1,0 +1,110 @@
+package grpcx
+
+import (
+	"context"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/callguard/callguard"
+)
+
+// UnaryClientInterceptor returns an interceptor that runs every unary call
+// under p: each attempt the policy makes is one call to gRPC's invoker, and
+// the error of a failed attempt is marked by the classifier ([Classify] by
+// default) before the policy sees it, with the trailer the server sent.
+//
+// A call that fails returns gRPC's error itself when the policy passed it on
+// unchanged, and otherwise an [*Error] with the gRPC status the caller
+// expects: the server's status when a server answered,
+// Unavailable for a local rejection, DeadlineExceeded for a timeout.
+// errors.Is matches the policy's errors (breaker.ErrOpen, retry.ErrExhausted,
+// [callguard.ErrOverloaded]) in it.
+//
+// p is wrapped once, here. Install the interceptor with
+// grpc.WithUnaryInterceptor or grpc.WithChainUnaryInterceptor; switch off
+// gRPC's own retries with grpc.WithDisableRetry when p retries (see the
+// package documentation). It panics if p is nil.
+func UnaryClientInterceptor(p callguard.Policy, opts ...Option) grpc.UnaryClientInterceptor {
+	return newClient(p, opts).unary
+}
+
+// client is the state shared by the calls of one client interceptor.
+type client struct {
+	h          callguard.Handler // the policy, wrapped once
+	classify   func(err error, trailer metadata.MD) error
+	retryFirst bool
+}
+
+func newClient(p callguard.Policy, opts []Option) *client {
+	if p == nil {
+		panic("grpcx: nil policy")
+	}
+	o := newOptions(opts)
+	return &client{h: p.Wrap(invoke), classify: o.classify, retryFirst: o.retryFirst}
+}
+
+// invoke is the innermost handler: it runs the attempt.
+func invoke(ctx context.Context, call func(context.Context) error) error { return call(ctx) }
+
+// mark classifies the error of a failed attempt. A classifier that returns
+// nil leaves the error as it is.
+func (c *client) mark(err error, trailer metadata.MD) error {
+	if m := c.classify(err, trailer); m != nil {
+		return m
+	}
+	return err
+}
+
+// unary is the interceptor. Its one allocation is the attempt closure: it
+// holds the call's arguments by value and never changes them, so that an
+// attempt that a policy abandons (timeout.WithAbandon) and one that runs
+// after it share nothing mutable. What an attempt changes, its trailer and
+// its option slice, comes from a pool for the length of the attempt.
+func (c *client) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	h, callOpts := callOptions(c.h, opts)
+	err := h(ctx, func(ctx context.Context) error {
+		a := attempts.Get().(*attempt)
+		err := invoker(ctx, method, req, reply, cc, a.options(callOpts)...)
+		trailer := a.trailer
+		a.reset()
+		attempts.Put(a)
+		if err != nil {
+			return c.mark(err, trailer)
+		}
+		return nil
+	})
+	if err != nil {
+		return callerError(ctx, err)
+	}
+	return nil
+}
+
+// An attempt holds what one unary attempt writes: the call options passed to
+// gRPC, which end with a grpc.Trailer option made once, and the trailer that
+// option receives. An attempt belongs to one goroutine from Get to Put.
+type attempt struct {
+	opts     []grpc.CallOption
+	trailer  metadata.MD
+	trailerO grpc.CallOption // grpc.Trailer(&a.trailer)
+}
+
+var attempts = sync.Pool{New: func() any {
+	a := &attempt{opts: make([]grpc.CallOption, 0, 8)}
+	a.trailerO = grpc.Trailer(&a.trailer)
+	return a
+}}
+
+// options returns opts followed by the trailer option, in a's buffer.
+func (a *attempt) options(opts []grpc.CallOption) []grpc.CallOption {
+	a.opts = append(append(a.opts[:0], opts...), a.trailerO)
+	return a.opts
+}
+
+// reset drops the references a holds, for a's return to the pool.
+func (a *attempt) reset() {
+	clear(a.opts)
+	a.opts = a.opts[:0]
+	a.trailer = nil
+}

@@ -1,0 +1,106 @@
+// Package grpcx puts callguard policies into gRPC clients and servers as
+// interceptors. It is the only package of callguard that imports
+// google.golang.org/grpc.
+//
+//	out := callguard.Chain(retry.New(), breaker.New(), bulkhead.New(64), timeout.New(300*time.Millisecond))
+//	conn, err := grpc.NewClient(addr,
+//		grpc.WithTransportCredentials(creds),
+//		grpc.WithDisableRetry(), // out retries; see below
+//		grpc.WithChainUnaryInterceptor(grpcx.UnaryClientInterceptor(out)),
+//		grpc.WithChainStreamInterceptor(grpcx.StreamClientInterceptor(out)),
+//	)
+//
+//	in := callguard.Chain(bulkhead.New(256), timeout.New(2*time.Second))
+//	srv := grpc.NewServer(
+//		grpc.ChainUnaryInterceptor(grpcx.UnaryServerInterceptor(in)),
+//		grpc.ChainStreamInterceptor(grpcx.StreamServerInterceptor(in)),
+//	)
+//
+// The policy is wrapped once, when the interceptor is made; the policies
+// compose as callguard.Chain says (the first is the outermost). gRPC runs
+// chained interceptors the same way: the first is the outermost.
+//
+// # Clients
+//
+// [UnaryClientInterceptor] runs each call under the policy: every attempt is
+// one call of gRPC's invoker, with the attempt's context, so that a
+// per-attempt timeout becomes the deadline gRPC sends to the server. Before
+// the policy sees a failed attempt, the classifier marks its error from the
+// status code and the trailer ([Classify], replaceable with
+// [WithClassifier]): Unavailable and its kin are retried, Internal is a
+// failure not retried, NotFound and its kin are permanent, and a
+// grpc-retry-pushback-ms trailer (gRFC A6) becomes a pushback delay, or
+// "overloaded: do not retry".
+//
+// A failed call returns gRPC's own error when the policy passed it on
+// unchanged, and otherwise an [*Error] that wraps the policy's error and
+// whose GRPCStatus is the server's status when a server answered, or one
+// that fits the policy's refusal
+// (Unavailable for an open breaker or a full bulkhead, DeadlineExceeded for
+// a timeout). status.Code keeps working, and so does
+// errors.Is(err, breaker.ErrOpen).
+//
+// A healthy unary call allocates once in the interceptor, plus what the
+// policies allocate (retry, breaker and bulkhead: nothing).
+//
+// # Streams
+//
+// [StreamClientInterceptor] covers the opening of a stream: gRPC opens a
+// stream without waiting for the server, so the policy sees the lack of a
+// connection and its own refusals, and the server's answer comes with the
+// first RecvMsg. A stream that has been handed to the caller is never
+// retried, since messages may have been delivered on it. With
+// [WithRetryFirstMessage], a server-streaming call (one request, a stream
+// of responses) is retried until its first response arrives: the
+// interceptor keeps the request, receives the first response under the
+// policy and, when that fails, retries it over new streams. The stream's
+// context has the values of the attempt's context and the caller's
+// deadline and cancellation: a per-attempt timeout bounds the opening (and
+// the first response), not the life of the stream.
+//
+// # Servers
+//
+// [UnaryServerInterceptor] and [StreamServerInterceptor] run the handler
+// under the policy (typically a bulkhead, load shedding, a timeout) and map
+// what comes out of it to statuses: overloaded and rejected calls to
+// Unavailable with a grpc-retry-pushback-ms trailer (-1, "do not retry",
+// unless a delay is known), timeouts to DeadlineExceeded, loop and hop
+// refusals to FailedPrecondition with a callguard-error trailer. The
+// pushback also passes on an overload from further down: a handler whose
+// own downstream call was shed, or refused by an open breaker, returns
+// that error and the server tells its caller not to retry, so that only
+// the tier next to the fault retries. Other errors go back to gRPC as the
+// handler returned them. A healthy call allocates once in the interceptor.
+//
+// # gRPC's own retries
+//
+// grpc-go can retry by itself, when the service config has a retryPolicy.
+// Those retries happen inside each attempt of the callguard policy: with
+// both, 3 callguard attempts of 3 gRPC attempts each make 9 calls, and
+// neither retry budget sees the other's retries. When the policy retries,
+// switch gRPC's retries off with grpc.WithDisableRetry() on the client.
+// This leaves gRPC's transparent retries, of calls that never left the
+// client or that the server did not process (a refused stream, a GOAWAY),
+// which are safe and cost the server nothing. With gRPC's retries on, the
+// trailer the interceptor reads, and so the pushback, is the last gRPC
+// attempt's.
+//
+// # Per-call overrides
+//
+// [WithPolicy] is a grpc.CallOption that runs one call under another policy,
+// or none. The interceptor takes its own options out of the call's options
+// before calling gRPC. retry also reads a per-call attempt count from the
+// context (retry.ContextWithMaxAttempts), which needs no call option and
+// works through the interceptors unchanged.
+//
+// # Policies that abandon a call
+//
+// An attempt's state belongs to the attempt, so a policy may give up on an
+// attempt that is still running (timeout.WithAbandon) without the
+// interceptor mixing it up with the next one. But the reply message is the
+// caller's, shared by all attempts of a call: an abandoned attempt can still
+// write into it while a later attempt does. gRPC calls end when their
+// context does, so timeout needs no WithAbandon in front of gRPC: use the
+// default, which waits for the call. For the same reason a policy must not
+// run two attempts of one call at the same time (hedging).
+package grpcx

@@ -1,0 +1,129 @@
+package grpcx
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/internal/classify"
+)
+
+// Metadata keys of the wire protocol (DESIGN.md, "Wire protocol").
+const (
+	// pushbackKey carries the pushback of gRFC A6: milliseconds to wait
+	// before a retry; negative or not an integer means "do not retry".
+	pushbackKey = "grpc-retry-pushback-ms"
+	// errorKey says why a server refused a call: "loop" or "hops".
+	errorKey = "callguard-error"
+)
+
+// An Error is what the client interceptors return when a call fails in a
+// way that the bare gRPC error does not tell completely: it wraps the error
+// of the policy (an exhausted retry, an open breaker, a full bulkhead, a
+// timeout, a marked status error), so that errors.Is and errors.As see the
+// callguard errors, and its GRPCStatus method gives the gRPC status the
+// caller would expect, so that [status.FromError], [status.Code] and
+// [status.Convert] keep working:
+//
+//   - the status the server answered, when an attempt reached one (the last
+//     attempt's, after retries);
+//   - Canceled or DeadlineExceeded when the caller's context ended;
+//   - Unavailable for a local rejection or an overloaded error
+//     (breaker.ErrOpen, bulkhead.ErrFull);
+//   - DeadlineExceeded for a timeout of a policy;
+//   - FailedPrecondition for a loop or hop refusal;
+//   - Unknown for anything else, as gRPC itself does.
+//
+// The zero value is not useful; Errors are made by the interceptors.
+type Error struct {
+	err error
+	st  *status.Status
+}
+
+// Error returns the message of the wrapped error.
+func (e *Error) Error() string { return e.err.Error() }
+
+// Unwrap returns the error the policy returned.
+func (e *Error) Unwrap() error { return e.err }
+
+// GRPCStatus returns the status that the caller sees.
+func (e *Error) GRPCStatus() *status.Status { return e.st }
+
+// callerError turns the error of a client policy into the error the caller
+// of the RPC gets. A bare status error from gRPC is returned as it is.
+func callerError(ctx context.Context, err error) error {
+	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok { //nolint:errorlint // only an unwrapped status error
+		return err
+	}
+	return &Error{err: err, st: statusOf(ctx, err)}
+}
+
+// statusOf returns the status for err; see [Error].
+func statusOf(ctx context.Context, err error) *status.Status {
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		return status.New(status.FromContextError(cerr).Code(), err.Error())
+	}
+	var gs interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &gs) {
+		if st := gs.GRPCStatus(); st != nil {
+			return st
+		}
+	}
+	code := codes.Unknown
+	switch k, _ := classify.Error(err); k {
+	case classify.Overloaded:
+		code = codes.Unavailable
+	case classify.Timeout:
+		code = codes.DeadlineExceeded
+	case classify.Canceled:
+		code = codes.Canceled
+	case classify.Loop, classify.Hops:
+		code = codes.FailedPrecondition
+	}
+	return status.New(code, err.Error())
+}
+
+// serverError maps the error of a handler run under a server policy to the
+// trailer to send and the error the server interceptor returns with it,
+// following DESIGN.md's status mapping. md is nil when there is no trailer
+// to send; an error it does not map is returned unchanged, for gRPC to turn
+// into a status as it always does.
+func serverError(err error) (md metadata.MD, _ error) {
+	var code codes.Code
+	switch k, d := classify.Error(err); k {
+	case classify.Overloaded:
+		code = codes.Unavailable
+		md = metadata.MD{pushbackKey: {callguard.FormatPushback(d)}}
+	case classify.Timeout:
+		code = codes.DeadlineExceeded
+	case classify.Canceled:
+		code = codes.Canceled
+	case classify.Loop:
+		code = codes.FailedPrecondition
+		md = metadata.MD{errorKey: {"loop"}}
+	case classify.Hops:
+		code = codes.FailedPrecondition
+		md = metadata.MD{errorKey: {"hops"}}
+	default:
+		return nil, err
+	}
+	return md, status.Error(code, err.Error())
+}
+
+// A refusedError is a downstream server's refusal of a call for a loop in
+// the call path or an exhausted hop budget (FailedPrecondition with the
+// callguard-error trailer). It is permanent, and it names its cause, so
+// that a server whose handler returns it passes the refusal on unchanged.
+type refusedError struct {
+	err  error
+	code string // "loop" or "hops"
+}
+
+func (e *refusedError) Error() string          { return e.err.Error() }
+func (e *refusedError) Unwrap() error          { return e.err }
+func (e *refusedError) Permanent() bool        { return true }
+func (e *refusedError) CallguardError() string { return e.code }

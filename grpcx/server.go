@@ -1,0 +1,155 @@
+package grpcx
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/callguard/callguard"
+)
+
+// UnaryServerInterceptor returns an interceptor that runs every unary
+// handler under p, with the context the policy gives it (a server-side
+// timeout's deadline, for example).
+//
+// When the policy refuses the call or the handler fails, the error is
+// mapped to a status as DESIGN.md's table says:
+//
+//   - overloaded, rejected, shed (bulkhead.ErrFull, breaker.ErrOpen,
+//     [callguard.ErrOverloaded], also from a downstream call of the
+//     handler): Unavailable, with the trailer grpc-retry-pushback-ms set to
+//     the pushback delay in milliseconds, or to -1, "do not retry", when
+//     none is known. Only the tier next to the fault retries;
+//   - a timeout or deadline (timeout.ErrTimeout, context.DeadlineExceeded):
+//     DeadlineExceeded;
+//   - the caller's cancellation: Canceled;
+//   - a loop in the call path or an exhausted hop budget: FailedPrecondition
+//     with the trailer callguard-error set to "loop" or "hops";
+//   - anything else is returned as the handler returned it: a status error
+//     keeps its status, and gRPC turns a plain error into Unknown.
+//
+// A healthy call costs the policy's own work and one allocation. p is
+// wrapped once, here. A server policy should not retry: the handler would
+// run again. It panics if p is nil.
+func UnaryServerInterceptor(p callguard.Policy, opts ...Option) grpc.UnaryServerInterceptor {
+	return newServer(p, opts).unary
+}
+
+// StreamServerInterceptor returns an interceptor that runs every stream
+// handler under p, as [UnaryServerInterceptor] does for unary handlers, with
+// the same mapping of errors to statuses. The handler sees the policy's
+// context through the stream's Context method. A stream handler runs at most
+// once: a policy that tries to run it again gets a permanent error. It
+// panics if p is nil.
+func StreamServerInterceptor(p callguard.Policy, opts ...Option) grpc.StreamServerInterceptor {
+	return newServer(p, opts).stream
+}
+
+// server is the state shared by the calls of one server interceptor.
+type server struct {
+	h callguard.Handler
+}
+
+func newServer(p callguard.Policy, opts []Option) *server {
+	if p == nil {
+		panic("grpcx: nil policy")
+	}
+	_ = newOptions(opts) // no server option yet; the client ones are ignored
+	return &server{h: p.Wrap(invoke)}
+}
+
+// unary is the interceptor. Its one allocation is the closure, which holds
+// the call's arguments by value; the response travels back in a pooled
+// result, which a handler that a policy abandoned (timeout.WithAbandon) can
+// no longer write once the call has returned.
+func (s *server) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	r := results.Get().(*result)
+	gen := r.gen
+	err := s.h(ctx, func(ctx context.Context) error {
+		resp, err := handler(ctx, req)
+		r.set(gen, resp)
+		return err
+	})
+	resp := r.take()
+	results.Put(r)
+	if err != nil {
+		return nil, failure(ctx, err, grpc.SetTrailer)
+	}
+	return resp, nil
+}
+
+// A result carries a unary handler's response to the interceptor. gen
+// changes whenever the result goes back to the pool, and a handler sets
+// its response only while gen is still the one of its call.
+type result struct {
+	mu   sync.Mutex
+	gen  uint64 // written under mu by the owner only
+	resp any
+}
+
+var results = sync.Pool{New: func() any { return new(result) }}
+
+func (r *result) set(gen uint64, resp any) {
+	r.mu.Lock()
+	if r.gen == gen {
+		r.resp = resp
+	}
+	r.mu.Unlock()
+}
+
+// take returns the response and readies r for another call.
+func (r *result) take() any {
+	r.mu.Lock()
+	resp := r.resp
+	r.resp = nil
+	r.gen++
+	r.mu.Unlock()
+	return resp
+}
+
+// errRerun is returned when a policy runs a stream handler a second time.
+var errRerun = callguard.Permanent(errors.New("grpcx: a stream handler runs at most once"))
+
+func (s *server) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	var ran atomic.Bool
+	err := s.h(ss.Context(), func(ctx context.Context) error {
+		if !ran.CompareAndSwap(false, true) {
+			return errRerun
+		}
+		stream := ss
+		if ctx != ss.Context() {
+			stream = &serverStream{ServerStream: ss, ctx: ctx}
+		}
+		return handler(srv, stream)
+	})
+	if err != nil {
+		return failure(ss.Context(), err, func(_ context.Context, md metadata.MD) error {
+			ss.SetTrailer(md)
+			return nil
+		})
+	}
+	return nil
+}
+
+// A serverStream gives a stream handler the policy's context.
+type serverStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+// Context returns the policy's context.
+func (s *serverStream) Context() context.Context { return s.ctx }
+
+// failure maps err to the error a server interceptor returns, and sets the
+// trailer that goes with it with setTrailer.
+func failure(ctx context.Context, err error, setTrailer func(context.Context, metadata.MD) error) error {
+	md, err := serverError(err)
+	if md != nil {
+		_ = setTrailer(ctx, md) // fails only when the stream is gone
+	}
+	return err
+}
