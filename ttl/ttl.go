@@ -186,7 +186,7 @@ func (t *TTL) handle(ctx context.Context, call func(context.Context) error, next
 		if t.service == "" && t.defaultHops == DefaultHops {
 			return next(ctx, call) // Outbound's defaults say the same
 		}
-		ctx = context.WithValue(ctx, key{}, &state{hops: t.defaultHops, self: t.service, checked: true})
+		ctx = context.WithValue(ctx, key{}, &state{hops: t.defaultHops, hopsSet: true, self: t.service, checked: true})
 	case !st.checked:
 		if t.service != "" && pathContains(st.path, t.service) {
 			return &LoopError{Path: append(strings.Split(st.path, ","), t.service)}

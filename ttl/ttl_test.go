@@ -321,3 +321,18 @@ func TestCheckAllocs(t *testing.T) {
 		t.Errorf("client Do allocs = %v, want 0", n)
 	}
 }
+
+func TestClientDefaultHops(t *testing.T) {
+	// With no inbound request, a client policy's own default budget applies.
+	var hops string
+	_ = New(WithDefaultHops(3)).Do(context.Background(), func(ctx context.Context) error {
+		if n, ok := FromContext(ctx); !ok || n != 3 {
+			t.Errorf("FromContext = %d, %v, want 3, true", n, ok)
+		}
+		hops, _, _ = Outbound(ctx)
+		return nil
+	})
+	if hops != "2" {
+		t.Errorf("Outbound hops = %q, want 2", hops)
+	}
+}
