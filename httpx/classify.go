@@ -36,6 +36,8 @@ const (
 //   - 502 and 504 are retryable failures.
 //   - 508 with Callguard-Error "loop" or "hops" is [callguard.Permanent]:
 //     a call-path loop or an exhausted hop budget is not retried by anyone.
+//     Its *StatusError wraps a [*ttl.LoopError], with the loop's path from
+//     the response's Callguard-Path, or [ttl.ErrExhausted].
 //   - Any other 5xx (500, 501, …) is a failure, retried only if the request
 //     is idempotent, else [callguard.NoRetry].
 //   - Any other 4xx is [callguard.Permanent]: neither retried nor counted
@@ -49,6 +51,30 @@ const (
 func Classify(req *http.Request, resp *http.Response, err error) error {
 	return classifyWith(req, resp, err, callguard.MaxPushback)
 }
+
+// ResponseError returns the error that resp stands for, as [Classify]
+// sees it (with resp.Request as the request), or nil for a 1xx, 2xx or 3xx
+// response. The transport hands the caller the last response it got, with
+// a nil error, as a RoundTripper must, even when the policy gave up on it;
+// ResponseError is how the caller turns it into an error, to return or to
+// pass on with [Error]:
+//
+//	resp, err := client.Do(req)
+//	if err == nil {
+//		err = httpx.ResponseError(resp) // 508 loop: a *ttl.LoopError with the path
+//	}
+//
+// It does not read or close the body.
+func ResponseError(resp *http.Response) error {
+	req := resp.Request
+	if req == nil {
+		req = noRequest
+	}
+	return classifyWith(req, resp, nil, callguard.MaxPushback)
+}
+
+// noRequest stands for the unknown request of a response: a GET.
+var noRequest = &http.Request{Method: http.MethodGet}
 
 func classifyWith(req *http.Request, resp *http.Response, err error, maxPushback time.Duration) error {
 	if err != nil {

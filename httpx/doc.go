@@ -44,9 +44,38 @@
 // above do not retry into a fault that the tier next to it has already
 // retried.
 //
+// # Across services: hops, loops, deadlines, request ids
+//
+// A handler that calls another service with its request's context, through
+// a client whose transport is [NewTransport], passes on the request's hop
+// budget, call path, deadline and request id with no code of its own:
+// [Handler] reads them into the context, [NewTransport] writes them on
+// each attempt. So a cycle in the call graph (a → b → c → a) is refused on
+// its second arrival at a, with 508 Loop Detected, before a's handler runs
+// again; a chain deeper than the hop budget stops there; and a tier that
+// cannot finish before its caller's deadline is not started:
+//
+//	in := callguard.Chain(ttl.New(ttl.WithService("orders")), bulkhead.New(256))
+//	srv := &http.Server{Handler: httpx.Handler(mux, in, httpx.WithMinServiceTime(20*time.Millisecond))}
+//	// in mux's handlers:
+//	req, _ := http.NewRequestWithContext(r.Context(), "GET", billingURL, nil)
+//	resp, err := client.Do(req) // client.Transport is an httpx.NewTransport
+//	if err == nil {
+//		err = httpx.ResponseError(resp) // a 508 loop: a *ttl.LoopError, path and all
+//	}
+//	if err != nil {
+//		httpx.Error(w, err) // passes the loop, with its path, up to the caller
+//		return
+//	}
+//
+// Servers that face untrusted clients take [Edge].
+//
 // # Wire protocol
 //
 // httpx reads and writes the headers of DESIGN.md's wire protocol:
+// Callguard-Hops, Callguard-Path (package ttl's codecs), Callguard-Timeout
+// (grpc-timeout syntax, package timeout's codec), X-Request-Id,
 // Callguard-Pushback (milliseconds; negative: don't retry), Retry-After
-// ([ParseRetryAfter]) and Callguard-Error ("loop", "hops").
+// ([ParseRetryAfter]) and Callguard-Error ("loop", "hops"). A 508 answer
+// for a loop also carries Callguard-Path: the loop's path.
 package httpx

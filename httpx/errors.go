@@ -1,9 +1,13 @@
 package httpx
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
+
+	"github.com/callguard/callguard/ttl"
 )
 
 // ErrBodyNotReplayable is matched, with errors.Is, by the error of an
@@ -15,6 +19,25 @@ import (
 // error. Requests made by [http.NewRequest] with a *bytes.Buffer,
 // *bytes.Reader or *strings.Reader body have a GetBody.
 var ErrBodyNotReplayable = errors.New("httpx: request body cannot be replayed (no GetBody); not retried")
+
+// ErrNoTimeLeft is the error of an attempt that the transport did not send
+// because its context had no more time left than the deadline margin
+// ([WithDeadlineMargin]): the server could not have answered in time. It
+// matches [context.DeadlineExceeded], reports Timeout() true, and is
+// [callguard.Permanent]: a later attempt would have even less time, and the
+// server never saw the request, so a breaker does not count it. A handler
+// that passes it on with [Error] answers 504.
+var ErrNoTimeLeft error = noTimeError{}
+
+type noTimeError struct{}
+
+func (noTimeError) Error() string { return "httpx: no time left to send the request" }
+
+// Is reports whether target is context.DeadlineExceeded.
+func (noTimeError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+func (noTimeError) Timeout() bool   { return true }
+func (noTimeError) Permanent() bool { return true }
 
 // replayError is the error of an attempt that could not get a fresh body.
 // It wraps ErrBodyNotReplayable (or GetBody's error) and the error of the
@@ -53,6 +76,12 @@ type StatusError struct {
 	// Reason is the response's Callguard-Error header when it names a
 	// refusal of the callguard wire protocol ("loop" or "hops"), else "".
 	Reason string
+	// Err is the refusal of a 508 Loop Detected answer with a Reason: a
+	// [*ttl.LoopError] with the path of the response's Callguard-Path for
+	// "loop", [ttl.ErrExhausted] for "hops"; nil otherwise. Unwrap returns
+	// it, so that errors.As(err, &loopErr) and errors.Is(err,
+	// ttl.ErrExhausted) work on the error, and [Error] passes the path on.
+	Err error
 }
 
 func newStatusError(resp *http.Response) *StatusError {
@@ -64,6 +93,15 @@ func newStatusError(resp *http.Response) *StatusError {
 	case "loop", "hops":
 		e.Reason = v
 	}
+	if resp.StatusCode == http.StatusLoopDetected {
+		switch e.Reason {
+		case "loop":
+			path, _ := ttl.ParsePath(resp.Header.Get(ttl.PathHeader)) // invalid: no path
+			e.Err = &ttl.LoopError{Path: path}
+		case "hops":
+			e.Err = ttl.ErrExhausted
+		}
+	}
 	return e
 }
 
@@ -72,8 +110,14 @@ func (e *StatusError) Error() string {
 	if e.Reason != "" {
 		s += " (" + e.Reason + ")"
 	}
+	if le, ok := e.Err.(*ttl.LoopError); ok && len(le.Path) > 0 { //nolint:errorlint // set by newStatusError, never wrapped
+		s += ": " + strings.Join(le.Path, " → ")
+	}
 	return s
 }
+
+// Unwrap returns Err.
+func (e *StatusError) Unwrap() error { return e.Err }
 
 // CallguardError returns Reason. A server that passes the error on, with
 // [Error], answers with the same Callguard-Error, so that a loop or an

@@ -16,6 +16,7 @@ import (
 	"github.com/callguard/callguard/httpx"
 	"github.com/callguard/callguard/retry"
 	"github.com/callguard/callguard/timeout"
+	"github.com/callguard/callguard/ttl"
 )
 
 func ExampleNewTransport() {
@@ -106,4 +107,71 @@ func ExampleHandler() {
 	resp.Body.Close()
 	fmt.Println(resp.Status, "Callguard-Pushback:", resp.Header.Get("Callguard-Pushback"))
 	// Output: 503 Service Unavailable Callguard-Pushback: -1
+}
+
+// Two services call each other by mistake: a → b → a. Each server's
+// pipeline starts with a ttl policy that knows its service's id; each
+// handler calls the other with its request's context. a refuses the request
+// when it comes back, before its handler runs again; b passes the refusal
+// on with Error; the caller turns the response into an error with
+// ResponseError and learns the whole loop.
+func ExampleResponseError() {
+	urls := map[string]string{}
+	var runs atomic.Int32
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: httpx.NewTransport(tr, retry.New())}
+	start := func(name, next string) *httptest.Server {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			runs.Add(1)
+			req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, urls[next], nil)
+			resp, err := client.Do(req)
+			if err == nil {
+				defer resp.Body.Close()
+				err = httpx.ResponseError(resp)
+			}
+			httpx.Error(w, err) // nil: does nothing
+		})
+		ts := httptest.NewServer(httpx.Handler(h, ttl.New(ttl.WithService(name))))
+		urls[name] = ts.URL
+		return ts
+	}
+	a, b := start("a", "b"), start("b", "a")
+	defer a.Close()
+	defer b.Close()
+
+	resp, err := client.Get(a.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	err = httpx.ResponseError(resp)
+	var loop *ttl.LoopError
+	fmt.Println(resp.Status, errors.As(err, &loop), loop.Path)
+	fmt.Println("handlers run:", runs.Load())
+	// Output:
+	// 508 Loop Detected true [a b a]
+	// handlers run: 2
+}
+
+// A server whose handler needs about 50 ms refuses at once a request that
+// has less time left: its caller's deadline, sent in Callguard-Timeout by
+// NewTransport, would pass before the answer.
+func ExampleWithMinServiceTime() {
+	var runs int
+	h := httpx.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		runs++
+	}), nil, httpx.WithMinServiceTime(50*time.Millisecond))
+
+	for _, left := range []string{"20m", "2S"} { // 20 ms, 2 s
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set("Callguard-Timeout", left)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		fmt.Println(left, rec.Code, "handler runs:", runs)
+	}
+	// Output:
+	// 20m 504 handler runs: 0
+	// 2S 200 handler runs: 1
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/classify"
+	"github.com/callguard/callguard/ttl"
 )
 
 var (
@@ -24,8 +25,29 @@ var (
 // [http.TimeoutHandler] runs its handler under a timeout: next gets the
 // request with the policy's context (a timeout policy's deadline, for
 // example). next nil means [http.DefaultServeMux], as in [http.Server];
-// p nil means no policy. The policy is wired once, here. None of the
-// current options changes Handler.
+// p nil means no policy. The policy is wired once, here. Handler panics if
+// a duration option is negative.
+//
+// # Propagation
+//
+// Before the policy runs, Handler puts what the request carries into its
+// context, where the policy, the handler and the handler's outgoing calls
+// through [NewTransport] find it:
+//
+//   - the hop budget and call path of Callguard-Hops and Callguard-Path
+//     ([ttl.Inbound]): put a ttl policy with this service's id first in p,
+//     and a request that comes back to the service is refused with 508
+//     Loop Detected before the handler runs;
+//   - a deadline: the earlier of the request's Callguard-Timeout and the
+//     server's own limit ([WithMaxDeadline]). A request with less time
+//     left than the handler needs ([WithMinServiceTime]), or none, is
+//     answered 504 Gateway Timeout at once: neither p nor next runs;
+//   - the request id of a valid X-Request-Id, or a new one
+//     ([WithRequestIDs]), for [callguard.RequestIDFromContext]; the
+//     response carries it back in X-Request-Id.
+//
+// A server that faces untrusted clients takes [Edge], which makes it
+// ignore the hop budget and path that a client sends and cap its deadline.
 //
 // When p refuses the request, or fails it after next ran without writing a
 // response, Handler answers in next's place (DESIGN.md, "Status mapping"):
@@ -35,9 +57,11 @@ var (
 //     with Callguard-Pushback, the delay in milliseconds or -1 ("don't
 //     retry") when the error carries none, and Retry-After, in whole
 //     seconds rounded up, when it does;
-//   - a timeout (context.DeadlineExceeded): 504 Gateway Timeout;
+//   - a timeout (context.DeadlineExceeded), or a dependency's 504 passed
+//     on with [Error]: 504 Gateway Timeout;
 //   - a call-path loop or an exhausted hop budget: 508 Loop Detected with
-//     Callguard-Error "loop" or "hops";
+//     Callguard-Error "loop" or "hops", and for a loop Callguard-Path with
+//     the loop's path ([ttl.LoopError]);
 //   - the caller's cancellation: 503 Service Unavailable;
 //   - anything else: 500 Internal Server Error.
 //
@@ -59,11 +83,12 @@ var (
 // and Unwrap for [http.ResponseController]. It must not be used after next
 // returns (net/http forbids that too): it is reused for other requests.
 func Handler(next http.Handler, p callguard.Policy, opts ...Option) http.Handler {
-	_ = newOptions(opts)
+	o := newOptions(opts)
 	if next == nil {
 		next = http.DefaultServeMux
 	}
-	h := &handler{next: next, h: invoke}
+	h := &handler{next: next, h: invoke, edge: o.edge, requestIDs: o.requestIDs,
+		maxDeadline: o.maxDeadline, minServiceTime: o.minServiceTime}
 	if p != nil {
 		h.h = p.Wrap(invoke)
 	}
@@ -72,18 +97,32 @@ func Handler(next http.Handler, p callguard.Policy, opts ...Option) http.Handler
 }
 
 type handler struct {
-	next http.Handler
-	h    callguard.Handler
-	pool sync.Pool // of *serving
+	next           http.Handler
+	h              callguard.Handler
+	edge           bool
+	requestIDs     bool
+	maxDeadline    time.Duration
+	minServiceTime time.Duration
+	pool           sync.Pool // of *serving
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel, ok := h.inbound(w, r)
+	if cancel != nil {
+		defer cancel()
+	}
+	if !ok {
+		writeError(w, context.DeadlineExceeded, false) // too late: next never runs
+		return
+	}
 	s := h.pool.Get().(*serving)
 	gen := s.start(w, r)
-	// The closure is the one allocation of ServeHTTP: it ties the call to
-	// this use of s, so that a call that a policy abandoned and that starts
-	// late does not run next for a later request.
-	err := h.h(r.Context(), func(ctx context.Context) error { return s.serve(ctx, gen) })
+	// The closure ties the call to this use of s, so that a call that a
+	// policy abandoned and that starts late does not run next for a later
+	// request. With inbound's hop state and the request's copy with ctx, it
+	// is one of the four allocations that Handler adds to a request without
+	// callguard headers.
+	err := h.h(ctx, func(ctx context.Context) error { return s.serve(ctx, gen) })
 	written := s.finish()
 	h.pool.Put(s)
 	if err != nil && !written {
@@ -171,8 +210,10 @@ func (s *serving) serve(ctx context.Context, gen uint64) error {
 // the answer is 503 with Callguard-Pushback -1 and no Retry-After, whatever
 // delay the error carries, so that no tier above retries into the fault
 // ("overloaded: don't retry" travels upward). For a failed response that
-// the handler's client returned, pass [Classify](resp.Request, resp, nil).
-// If the response has been started already, Error only reports err.
+// the handler's client returned, pass [ResponseError](resp): a loop found
+// further down is answered with the same 508 and path, so that the first
+// caller learns the whole loop. If the response has been started already,
+// Error only reports err.
 func Error(w http.ResponseWriter, err error) {
 	if err == nil {
 		return
@@ -205,6 +246,9 @@ func findWriter(w http.ResponseWriter) *responseWriter {
 // from a dependency of the handler rather than from the server's policy.
 func writeError(w http.ResponseWriter, err error, downstream bool) {
 	kind, delay := classify.Error(err)
+	if kind == classify.Other && gatewayTimeout(err) {
+		kind = classify.Timeout
+	}
 	code := http.StatusInternalServerError
 	h := w.Header()
 	switch kind {
@@ -223,6 +267,12 @@ func writeError(w http.ResponseWriter, err error, downstream bool) {
 	case classify.Loop:
 		code = http.StatusLoopDetected
 		h.Set(headerError, "loop")
+		var le *ttl.LoopError
+		if errors.As(err, &le) {
+			if path := ttl.FormatPath(le.Path); path != "" {
+				h.Set(ttl.PathHeader, path)
+			}
+		}
 	case classify.Hops:
 		code = http.StatusLoopDetected
 		h.Set(headerError, "hops")
@@ -230,6 +280,13 @@ func writeError(w http.ResponseWriter, err error, downstream bool) {
 		code = http.StatusServiceUnavailable
 	}
 	http.Error(w, http.StatusText(code), code)
+}
+
+// gatewayTimeout reports whether err holds a 504 answer of a dependency,
+// which a handler passes on as its own 504.
+func gatewayTimeout(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.StatusCode == http.StatusGatewayTimeout
 }
 
 // A responseWriter records what the handler did with the response: the

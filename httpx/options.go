@@ -15,20 +15,41 @@ type optionFunc func(*options)
 
 func (f optionFunc) apply(o *options) { f(o) }
 
+// DefaultDeadlineMargin is the default of [WithDeadlineMargin]: how much
+// less time than it has left a client tells the server it has.
+const DefaultDeadlineMargin = 5 * time.Millisecond
+
 type options struct {
 	classifier  func(*http.Request, *http.Response, error) error // nil: the default, with maxPushback
 	maxPushback time.Duration
+
+	// Transport: propagation.
+	propagate bool
+	margin    time.Duration
+
+	// Handler: inbound requests.
+	maxDeadline    time.Duration // 0: none
+	minServiceTime time.Duration // 0: none
+	requestIDs     bool
+	edge           bool
 }
 
 func newOptions(opts []Option) options {
-	o := options{maxPushback: callguard.MaxPushback}
+	o := options{maxPushback: callguard.MaxPushback, propagate: true, margin: DefaultDeadlineMargin}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	if o.maxPushback < 0 {
-		panic("httpx: max pushback must be >= 0, got " + o.maxPushback.String())
-	}
+	nonNegative("max pushback", o.maxPushback)
+	nonNegative("deadline margin", o.margin)
+	nonNegative("max deadline", o.maxDeadline)
+	nonNegative("min service time", o.minServiceTime)
 	return o
+}
+
+func nonNegative(name string, d time.Duration) {
+	if d < 0 {
+		panic("httpx: " + name + " must be >= 0, got " + d.String())
+	}
 }
 
 // WithClassifier replaces the transport's classification of each attempt's
@@ -54,4 +75,75 @@ func WithClassifier(f func(req *http.Request, resp *http.Response, err error) er
 // [NewTransport]; [NewTransport] panics if d < 0.
 func WithMaxPushback(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.maxPushback = d })
+}
+
+// WithPropagation sets whether the transport carries the request context's
+// hop budget, call path, deadline and request id to the server (see
+// [NewTransport], "Propagation"). The default is true. Pass false for a
+// client of services outside your system, which have no use for them and
+// should not learn the names of your services: the transport then neither
+// sends these headers nor refuses a call for want of hops or time. For
+// [NewTransport].
+func WithPropagation(on bool) Option {
+	return optionFunc(func(o *options) { o.propagate = on })
+}
+
+// WithDeadlineMargin sets how much less time than its context has left the
+// transport tells the server, in Callguard-Timeout. An attempt whose
+// context has no more than d left is not sent: it fails at once with
+// [ErrNoTimeLeft].
+//
+// The default is [DefaultDeadlineMargin], 5 ms: more than a round trip
+// within a data centre, or across its zones, so that the server gives up
+// soon enough for its 504 to reach the client before the client's own
+// deadline, and the server's deadline-aware rejection ([WithMinServiceTime])
+// errs on the side of not starting work whose answer would come too late.
+// Each hop of a call chain spends one margin. Zero sends the remaining time
+// as it is, as gRPC does with grpc-timeout. For [NewTransport];
+// [NewTransport] panics if d < 0.
+func WithDeadlineMargin(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.margin = d })
+}
+
+// WithMaxDeadline bounds the time the handler gets for each request: its
+// context's deadline is at most d from the request's arrival, and sooner
+// when the request's Callguard-Timeout asks for less. The default, zero,
+// sets no bound of its own: only Callguard-Timeout sets a deadline (and,
+// with [Edge], not even that). A timeout policy in the Handler's pipeline
+// bounds the handler too; d also bounds what an untrusted client can ask
+// for at the edge. For [Handler]; [Handler] panics if d < 0.
+func WithMaxDeadline(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.maxDeadline = d })
+}
+
+// WithMinServiceTime makes the Handler refuse at once, with 504 Gateway
+// Timeout, a request whose context has less than d left when it arrives:
+// its handler could not finish in time, so it never runs, and neither does
+// the Handler's policy. The default, zero, refuses only requests whose
+// deadline has already passed. For [Handler]; [Handler] panics if d < 0.
+func WithMinServiceTime(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.minServiceTime = d })
+}
+
+// WithRequestIDs makes the Handler create a request id (16 random hex
+// digits) for a request that arrives without a valid X-Request-Id, so that
+// every request has one. By default a request without one gets none. For
+// [Handler].
+func WithRequestIDs() Option {
+	return optionFunc(func(o *options) { o.requestIDs = true })
+}
+
+// Edge marks a Handler that faces untrusted clients. Such a client could
+// otherwise raise its own hop budget, slip past the loop check, or ask for
+// more time than the server grants, so the Handler ignores the
+// Callguard-Hops and Callguard-Path headers (the request starts with the
+// server's default budget and an empty path), and it reads
+// Callguard-Timeout only as far as [WithMaxDeadline] allows: without a max
+// deadline, not at all. Request priority (Callguard-Priority), which the
+// load shedder reads, is reset to the default at the edge as well.
+// X-Request-Id is taken from any client, if valid. Without Edge, the
+// default, a Handler trusts these headers: for servers whose callers are
+// services of your own. For [Handler].
+func Edge() Option {
+	return optionFunc(func(o *options) { o.edge = true })
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -31,7 +32,7 @@ var (
 // transport keeps the RoundTripper contract:
 //
 //   - It never changes the caller's request. An attempt sends a shallow
-//     copy when it needs another context or body.
+//     copy when it needs another context, body or header.
 //   - A second attempt gets a fresh body from req.GetBody. A request with
 //     a body but no GetBody is sent once; if the policy tries again, that
 //     attempt fails with [ErrBodyNotReplayable] (permanent), so the body is
@@ -49,6 +50,32 @@ var (
 //
 // It also implements CloseIdleConnections, passed on to next, so that
 // [http.Client.CloseIdleConnections] works through it.
+//
+// # Propagation
+//
+// Each attempt carries what its context says about the request to the
+// server, so that a handler that calls another service with its request's
+// context needs no code for it (see [Handler] for the server side). It is
+// the attempt's context: a per-attempt timeout's deadline counts when it
+// is the sooner.
+//
+//   - Callguard-Hops and Callguard-Path, from [ttl.Outbound]: one hop less
+//     than the request has left, and the path with this service's id. A
+//     request with no hops left is not sent: the attempt fails with
+//     [ttl.ErrExhausted], which is permanent.
+//   - Callguard-Timeout, when the context has a deadline: the time left,
+//     less the margin of [WithDeadlineMargin]. With no more time left than
+//     the margin, the attempt is not sent: it fails with [ErrNoTimeLeft].
+//   - X-Request-Id, when the context has a request id
+//     ([callguard.ContextWithRequestID]); otherwise the request's own, if
+//     any, is sent.
+//
+// The transport owns the three Callguard headers: values that the request
+// carries are replaced, or dropped when the context has none, so that a
+// handler that copies its inbound headers onto an outgoing request passes
+// on nothing stale. The request's header is not changed: the attempt sends
+// a copy. [WithPropagation](false) turns all of this off, for services
+// outside your system.
 //
 // # Per-attempt timeouts and response bodies
 //
@@ -85,7 +112,8 @@ func NewTransport(next http.RoundTripper, p callguard.Policy, opts ...Option) ht
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	t := &transport{next: next, h: invoke, classifier: o.classifier, maxPushback: o.maxPushback}
+	t := &transport{next: next, h: invoke, classifier: o.classifier, maxPushback: o.maxPushback,
+		propagate: o.propagate, margin: o.margin}
 	if p != nil {
 		t.h = p.Wrap(invoke)
 	}
@@ -100,6 +128,8 @@ type transport struct {
 	h           callguard.Handler
 	classifier  func(*http.Request, *http.Response, error) error // nil: classify with maxPushback
 	maxPushback time.Duration
+	propagate   bool
+	margin      time.Duration
 	pool        sync.Pool // of *roundTrip
 }
 
@@ -222,13 +252,22 @@ func (rt *roundTrip) attempt(ctx context.Context, gen uint64) error {
 // context ctx; prev is the previous attempt's error. It returns the
 // response, if any, and the classified error.
 func (t *transport) send(ctx context.Context, creq *http.Request, n int, prev error) (*http.Response, error) {
+	var w wire
+	if t.propagate {
+		if err := w.read(ctx, t.margin); err != nil {
+			if n == 1 && creq.Body != nil {
+				creq.Body.Close() // never sent; later attempts use GetBody
+			}
+			return nil, err
+		}
+	}
 	rctx := creq.Context()
 	var l link
 	sctx := ctx
 	if ctx != rctx && ctx.Done() != rctx.Done() {
 		sctx = l.start(ctx)
 	}
-	req, err := request(sctx, creq, n, prev)
+	req, err := request(sctx, creq, n, prev, &w)
 	if err != nil {
 		l.release()
 		return nil, err
@@ -252,23 +291,27 @@ func (t *transport) send(ctx context.Context, creq *http.Request, n int, prev er
 }
 
 // request returns the request to send for attempt n of req, with context
-// ctx: req itself when possible, else a shallow copy with ctx and, from the
-// second attempt on, a fresh body.
-func request(ctx context.Context, req *http.Request, n int, prev error) (*http.Request, error) {
-	if n == 1 || req.Body == nil || req.Body == http.NoBody {
-		if ctx == req.Context() {
-			return req, nil
+// ctx and the headers of w: req itself when possible, else a shallow copy
+// with ctx, w's headers and, from the second attempt on, a fresh body.
+func request(ctx context.Context, req *http.Request, n int, prev error, w *wire) (*http.Request, error) {
+	var body io.ReadCloser
+	if n > 1 && req.Body != nil && req.Body != http.NoBody {
+		if req.GetBody == nil {
+			return nil, callguard.Permanent(&replayError{err: ErrBodyNotReplayable, prev: prev})
 		}
-		return req.WithContext(ctx), nil
+		var err error
+		if body, err = req.GetBody(); err != nil {
+			return nil, callguard.Permanent(&replayError{err: fmt.Errorf("httpx: GetBody: %w", err), prev: prev})
+		}
 	}
-	if req.GetBody == nil {
-		return nil, callguard.Permanent(&replayError{err: ErrBodyNotReplayable, prev: prev})
+	switch {
+	case w.hops != "":
+		req = w.request(ctx, req)
+	case ctx != req.Context() || body != nil:
+		req = req.WithContext(ctx)
 	}
-	body, err := req.GetBody()
-	if err != nil {
-		return nil, callguard.Permanent(&replayError{err: fmt.Errorf("httpx: GetBody: %w", err), prev: prev})
+	if body != nil {
+		req.Body = body
 	}
-	r := req.WithContext(ctx)
-	r.Body = body
-	return r, nil
+	return req, nil
 }

@@ -1,0 +1,184 @@
+package httpx
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/timeout"
+	"github.com/callguard/callguard/ttl"
+)
+
+// headerRequestID is the correlation id's header, in canonical form.
+const headerRequestID = "X-Request-Id"
+
+// maxRequestID is the longest X-Request-Id that a Handler accepts.
+const maxRequestID = 128
+
+// A wire holds what an attempt sends of its context: the values of the
+// callguard headers and of X-Request-Id. The zero wire sends nothing; a
+// wire that read a context always has hops.
+type wire struct {
+	hops, path, timeout, requestID string
+}
+
+// read fills w from the attempt's context ctx. It returns the error that
+// stops the attempt before it is sent: [ttl.ErrExhausted] when the request
+// has no hops left, [ErrNoTimeLeft] when ctx has no more than margin left.
+func (w *wire) read(ctx context.Context, margin time.Duration) error {
+	hops, path, err := ttl.Outbound(ctx)
+	if err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl) - margin
+		if left <= 0 {
+			return ErrNoTimeLeft
+		}
+		w.timeout = timeout.FormatWire(left)
+	}
+	w.hops, w.path = hops, path
+	w.requestID = callguard.RequestIDFromContext(ctx)
+	return nil
+}
+
+// An outRequest is the request that an attempt sends with headers of its
+// own: a shallow copy of the caller's request, and the values of the
+// headers that the attempt sets, in one allocation.
+type outRequest struct {
+	req  http.Request
+	vals [4]string
+}
+
+// request returns a shallow copy of req with context ctx and w's headers.
+// The copy's header is a new map: the callguard headers are w's (a value
+// that w lacks is not sent, whatever req has), X-Request-Id is w's when it
+// has one, and the other entries share their values with req's header,
+// which nothing writes to.
+func (w *wire) request(ctx context.Context, req *http.Request) *http.Request {
+	o := &outRequest{req: *req.WithContext(ctx)}
+	h := make(http.Header, len(req.Header)+len(o.vals))
+	for k, v := range req.Header {
+		switch k {
+		case ttl.HopsHeader, ttl.PathHeader, timeout.Header:
+			continue // set from ctx, or not at all
+		}
+		h[k] = v
+	}
+	o.vals = [...]string{w.hops, w.path, w.timeout, w.requestID}
+	for i, k := range [...]string{ttl.HopsHeader, ttl.PathHeader, timeout.Header, headerRequestID} {
+		if o.vals[i] != "" {
+			h[k] = o.vals[i : i+1 : i+1]
+		}
+	}
+	o.req.Header = h
+	return &o.req
+}
+
+// inbound returns the context that the handler of r gets: with the hop
+// budget, call path, deadline and request id that r carries, as far as h
+// trusts them, and cancel, to call when the handler is done, or nil. It
+// also echoes the request id in w's header. ok false means that r has too
+// little time left to be served: the caller answers 504.
+func (h *handler) inbound(w http.ResponseWriter, r *http.Request) (ctx context.Context, cancel context.CancelFunc, ok bool) {
+	hdr := r.Header
+	var hops, path string
+	if !h.edge {
+		hops, path = first(hdr[ttl.HopsHeader]), joined(hdr[ttl.PathHeader])
+	}
+	// Even with neither header, Inbound marks the request as one that the
+	// server's TTL policy has yet to see, so that the policy gives it the
+	// server's default budget.
+	ctx = ttl.Inbound(r.Context(), hops, path)
+	if id := h.requestID(hdr); id != "" {
+		ctx = callguard.ContextWithRequestID(ctx, id)
+		w.Header()[headerRequestID] = []string{id}
+	}
+	return h.deadline(ctx, hdr)
+}
+
+// deadline sets ctx's deadline from the request's Callguard-Timeout and the
+// server's max deadline, and reports whether the time left is enough to
+// serve the request.
+func (h *handler) deadline(ctx context.Context, hdr http.Header) (context.Context, context.CancelFunc, bool) {
+	d, set := h.maxDeadline, h.maxDeadline > 0
+	if v := hdr[timeout.Header]; len(v) > 0 && (!h.edge || set) {
+		if td, err := timeout.ParseWire(v[0]); err == nil && (!set || td < d) {
+			d, set = td, true
+		}
+	}
+	var cancel context.CancelFunc
+	var now time.Time
+	if set {
+		now = time.Now()
+		ctx, cancel = context.WithDeadline(ctx, now.Add(d))
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return ctx, cancel, true
+	}
+	if !set {
+		now = time.Now()
+	}
+	left := dl.Sub(now)
+	return ctx, cancel, left > 0 && left >= h.minServiceTime
+}
+
+// requestID returns the request id for a request with header hdr: its
+// X-Request-Id if valid, else a new one if h creates them, else "".
+func (h *handler) requestID(hdr http.Header) string {
+	if id := first(hdr[headerRequestID]); validRequestID(id) {
+		return id
+	}
+	if h.requestIDs {
+		return newRequestID()
+	}
+	return ""
+}
+
+// validRequestID reports whether id is 1 to maxRequestID visible ASCII
+// characters: nothing that could break a log line or a header.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// newRequestID returns 16 random hex digits. The generator of math/rand/v2
+// is seeded from the OS: ids do not repeat across restarts, and 64 bits
+// make a collision in a day's logs unlikely.
+func newRequestID() string {
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	v := rand.Uint64()
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = digits[v&0xf]
+		v >>= 4
+	}
+	return string(b[:])
+}
+
+// first returns the first of a header's values, or "".
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+// joined returns a header's values joined by commas, as one value.
+func joined(v []string) string {
+	if len(v) > 1 {
+		return strings.Join(v, ",")
+	}
+	return first(v)
+}
