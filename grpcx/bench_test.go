@@ -81,8 +81,10 @@ func TestUnaryInterceptorAllocs(t *testing.T) {
 	n := testing.AllocsPerRun(100, func() {
 		in(ctx, "/grpc.testing.TestService/UnaryCall", nil, nil, nil, noopInvoker)
 	})
-	if n > 1 {
-		t.Errorf("UnaryClientInterceptor allocs = %v, want <= 1", n)
+	// 1 for the attempt closure, 4 for the outgoing metadata (gRPC's
+	// AppendToOutgoingContext: its lists, the value and the context).
+	if n > 5 {
+		t.Errorf("UnaryClientInterceptor allocs = %v, want <= 5", n)
 	}
 }
 
@@ -96,7 +98,8 @@ func TestServerInterceptorAllocs(t *testing.T) {
 	n := testing.AllocsPerRun(100, func() {
 		in(ctx, nil, info, noopHandler)
 	})
-	if n > 1 {
-		t.Errorf("UnaryServerInterceptor allocs = %v, want <= 1", n)
+	// 1 for the closure, 2 for the inbound hop state (ttl.Inbound).
+	if n > 3 {
+		t.Errorf("UnaryServerInterceptor allocs = %v, want <= 3", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/ttl"
 )
 
 // Classify is the default classifier of the client interceptors (see
@@ -27,6 +28,8 @@ import (
 //     the server by a breaker. A FailedPrecondition whose trailer says
 //     callguard-error: loop or hops is a downstream refusal for a loop or an
 //     exhausted hop budget; it stays permanent for every caller up the chain.
+//     It matches, with errors.As and errors.Is, a [*ttl.LoopError] whose
+//     path is the callguard-path trailer's, or [ttl.ErrExhausted].
 //   - ResourceExhausted for a message larger than the limit ("grpc: received
 //     message larger than max", "trying to send message larger than max"),
 //     which gRPC produces itself, on either side: permanent, since the same
@@ -57,8 +60,13 @@ func Classify(err error, trailer metadata.MD) error {
 		}
 		return pushback(err, trailer)
 	case codes.FailedPrecondition:
-		if v := trailer[errorKey]; len(v) == 1 && (v[0] == "loop" || v[0] == "hops") {
-			return &refusedError{err: err, code: v[0]}
+		if v := trailer[errorKey]; len(v) == 1 {
+			switch v[0] {
+			case "loop":
+				return &refusedError{err: err, code: "loop", cause: &ttl.LoopError{Path: trailerPath(trailer)}}
+			case "hops":
+				return &refusedError{err: err, code: "hops", cause: ttl.ErrExhausted}
+			}
 		}
 		return callguard.Permanent(err)
 	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists,
@@ -84,4 +92,15 @@ func pushback(err error, trailer metadata.MD) error {
 		return err // "retry now": the ordinary backoff applies
 	}
 	return callguard.Overloaded(d, err)
+}
+
+// trailerPath returns the loop a server reported in the callguard-path
+// trailer, or nil when there is none or it is malformed.
+func trailerPath(trailer metadata.MD) []string {
+	v := trailer[ttl.PathMetadata]
+	if len(v) != 1 {
+		return nil
+	}
+	path, _ := ttl.ParsePath(v[0])
+	return path
 }

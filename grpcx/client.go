@@ -22,6 +22,15 @@ import (
 // errors.Is matches the policy's errors (breaker.ErrOpen, retry.ErrExhausted,
 // [callguard.ErrOverloaded]) in it.
 //
+// Each attempt sends, from its own context, the request's hop budget less
+// one and its call path (metadata callguard-hops and callguard-path, see
+// [ttl.Outbound]) and its request id (x-request-id), so that a handler that
+// calls on with its incoming context passes them on with no code of its
+// own; the deadline travels as gRPC's own grpc-timeout. An attempt whose
+// request has no hops left fails with [ttl.ErrExhausted] before anything is
+// sent; the error is permanent, never retried, and the caller gets an
+// [*Error] with FailedPrecondition.
+//
 // p is wrapped once, here. Install the interceptor with
 // grpc.WithUnaryInterceptor or grpc.WithChainUnaryInterceptor; switch off
 // gRPC's own retries with grpc.WithDisableRetry when p retries (see the
@@ -57,16 +66,21 @@ func (c *client) mark(err error, trailer metadata.MD) error {
 	return err
 }
 
-// unary is the interceptor. Its one allocation is the attempt closure: it
-// holds the call's arguments by value and never changes them, so that an
+// unary is the interceptor. Its allocations are the attempt closure and the
+// outgoing metadata of each attempt (four: gRPC's metadata context). The
+// closure holds the call's arguments by value and never changes them, so that an
 // attempt that a policy abandons (timeout.WithAbandon) and one that runs
 // after it share nothing mutable. What an attempt changes, its trailer and
 // its option slice, comes from a pool for the length of the attempt.
 func (c *client) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	h, callOpts := callOptions(c.h, opts)
 	err := h(ctx, func(ctx context.Context) error {
+		ctx, err := outgoing(ctx)
+		if err != nil {
+			return err // ttl.ErrExhausted, permanent: nothing was sent
+		}
 		a := attempts.Get().(*attempt)
-		err := invoker(ctx, method, req, reply, cc, a.options(callOpts)...)
+		err = invoker(ctx, method, req, reply, cc, a.options(callOpts)...)
 		trailer := a.trailer
 		a.reset()
 		attempts.Put(a)

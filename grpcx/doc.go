@@ -40,8 +40,28 @@
 // a timeout). status.Code keeps working, and so does
 // errors.Is(err, breaker.ErrOpen).
 //
-// A healthy unary call allocates once in the interceptor, plus what the
-// policies allocate (retry, breaker and bulkhead: nothing).
+// A healthy unary call allocates five times in the interceptor (once for
+// the attempt, four times for the outgoing metadata of the hop budget),
+// plus what the policies allocate (retry, breaker and bulkhead: nothing).
+//
+// # Hops, loops, deadlines and request ids
+//
+// The interceptors carry what DESIGN.md's wire protocol says from service
+// to service with no code in the handlers. A server interceptor puts the
+// inbound callguard-hops, callguard-path and x-request-id metadata in the
+// handler's context; a client interceptor sends them on every attempt made
+// with that context, hops less one and this service's id added to the path
+// (package ttl). Put a [ttl.TTL] with the service's id first in the server
+// policy: a call that comes back to a service is refused with
+// FailedPrecondition and the trailers callguard-error: loop and
+// callguard-path, and every client up the chain gets a permanent error that
+// matches a [*ttl.LoopError] with the whole path. A call with no hops left
+// is not sent ([ttl.ErrExhausted]). Deadlines travel as gRPC's own
+// grpc-timeout; servers shorten them with [WithDeadlineMargin] and
+// [WithMaxDeadline] and refuse calls that cannot finish in time with
+// [WithMinServiceTime]. [Edge] servers ignore their callers' hops and path.
+// The request id is for logs; trace context is OpenTelemetry's, which
+// works beside these interceptors unchanged.
 //
 // # Streams
 //
@@ -70,7 +90,8 @@
 // own downstream call was shed, or refused by an open breaker, returns
 // that error and the server tells its caller not to retry, so that only
 // the tier next to the fault retries. Other errors go back to gRPC as the
-// handler returned them. A healthy call allocates once in the interceptor.
+// handler returned them. A healthy call allocates three times in the
+// interceptor, plus once per callguard metadata key the call carries.
 //
 // # gRPC's own retries
 //

@@ -10,6 +10,7 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/classify"
+	"github.com/callguard/callguard/ttl"
 )
 
 // Metadata keys of the wire protocol (DESIGN.md, "Wire protocol").
@@ -103,27 +104,47 @@ func serverError(err error) (md metadata.MD, _ error) {
 	case classify.Canceled:
 		code = codes.Canceled
 	case classify.Loop:
-		code = codes.FailedPrecondition
 		md = metadata.MD{errorKey: {"loop"}}
+		var le *ttl.LoopError
+		if errors.As(err, &le) && len(le.Path) > 0 {
+			md[ttl.PathMetadata] = []string{ttl.FormatPath(le.Path)}
+		}
+		return md, refusal(err)
 	case classify.Hops:
-		code = codes.FailedPrecondition
-		md = metadata.MD{errorKey: {"hops"}}
+		return metadata.MD{errorKey: {"hops"}}, refusal(err)
 	default:
 		return nil, err
 	}
 	return md, status.Error(code, err.Error())
 }
 
+// refusal returns the FailedPrecondition status error for a loop or hop
+// refusal. A refusal from further down keeps its message, so that it is
+// passed up unchanged rather than quoted once per tier.
+func refusal(err error) error {
+	var gs interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &gs) {
+		if st := gs.GRPCStatus(); st != nil && st.Code() == codes.FailedPrecondition {
+			return status.Error(codes.FailedPrecondition, st.Message())
+		}
+	}
+	return status.Error(codes.FailedPrecondition, err.Error())
+}
+
 // A refusedError is a downstream server's refusal of a call for a loop in
 // the call path or an exhausted hop budget (FailedPrecondition with the
 // callguard-error trailer). It is permanent, and it names its cause, so
 // that a server whose handler returns it passes the refusal on unchanged.
+// It wraps both the status error and the ttl error it stands for (a
+// [*ttl.LoopError] with the path of the callguard-path trailer, or
+// [ttl.ErrExhausted]), so that errors.As and errors.Is see either.
 type refusedError struct {
-	err  error
-	code string // "loop" or "hops"
+	err   error
+	code  string // "loop" or "hops"
+	cause error  // *ttl.LoopError or ttl.ErrExhausted
 }
 
 func (e *refusedError) Error() string          { return e.err.Error() }
-func (e *refusedError) Unwrap() error          { return e.err }
+func (e *refusedError) Unwrap() []error        { return []error{e.err, e.cause} }
 func (e *refusedError) Permanent() bool        { return true }
 func (e *refusedError) CallguardError() string { return e.code }

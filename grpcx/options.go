@@ -1,6 +1,9 @@
 package grpcx
 
 import (
+	"fmt"
+	"time"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
@@ -18,17 +21,96 @@ func (f optionFunc) apply(o *options) { f(o) }
 type options struct {
 	classify   func(err error, trailer metadata.MD) error // never nil
 	retryFirst bool
+
+	// Server options.
+	edge        bool
+	requestIDs  bool
+	maxDeadline time.Duration
+	margin      time.Duration
+	minService  time.Duration
 }
 
+// newOptions resolves opts. It panics, with a message that names the
+// option, on a negative duration.
 func newOptions(opts []Option) options {
-	o := options{classify: Classify}
+	o := options{classify: Classify, margin: DefaultDeadlineMargin}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
 	if o.classify == nil {
 		o.classify = Classify
 	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"max deadline", o.maxDeadline}, {"deadline margin", o.margin}, {"min service time", o.minService}} {
+		if d.d < 0 {
+			panic(fmt.Sprintf("grpcx: %s must be >= 0, got %v", d.name, d.d))
+		}
+	}
 	return o
+}
+
+// DefaultDeadlineMargin is the default of [WithDeadlineMargin], 5 ms, the
+// margin httpx's transport takes off Callguard-Timeout: more than a round
+// trip within a data centre. gRPC starts a server's deadline when the call
+// arrives, one network transit after the client started its own; with the
+// margin the server gives up soon enough for its DeadlineExceeded to reach
+// the client before the client's own deadline, and [WithMinServiceTime]
+// errs on the side of not starting work whose answer would come too late.
+// Each hop of a call chain spends one margin.
+const DefaultDeadlineMargin = 5 * time.Millisecond
+
+// WithMaxDeadline makes a server interceptor shorten the deadline of each
+// call to at most d from its arrival; a call that arrives without a
+// deadline gets one d away. It bounds the work a caller can ask for, and an
+// edge server ([Edge]) should set it. Zero, the default, means no limit.
+// Client interceptors ignore it.
+func WithMaxDeadline(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.maxDeadline = d })
+}
+
+// WithDeadlineMargin makes a server interceptor subtract d from the
+// deadline of each inbound call, so that the handler, and the calls it
+// makes, give up before the caller does and the answer still reaches it.
+// The default is [DefaultDeadlineMargin], 5 ms; zero means no margin: the
+// handler keeps the deadline gRPC gives it. A call without a deadline is
+// not changed, and a call with no more than d left is refused at once with
+// DeadlineExceeded. Client interceptors ignore it.
+func WithDeadlineMargin(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.margin = d })
+}
+
+// WithMinServiceTime makes a server interceptor refuse, at once and with
+// DeadlineExceeded, a call whose remaining time (after [WithDeadlineMargin]
+// and [WithMaxDeadline]) is shorter than d: it cannot finish in time, so
+// the handler never runs. A call without a deadline is never refused. Zero,
+// the default, refuses only calls whose deadline has already passed.
+// Client interceptors ignore it.
+func WithMinServiceTime(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.minService = d })
+}
+
+// Edge makes a server interceptor treat its callers as untrusted, for a
+// server that faces the internet: it ignores the inbound callguard-hops and
+// callguard-path metadata (hops start at the server's default budget, and a
+// path cannot name this service to fake a loop or hide one), and callers'
+// priority, so that a client cannot bypass the hop limit or raise its
+// priority. The deadline is limited by [WithMaxDeadline], which an edge
+// server should set. An inbound x-request-id is kept: it only labels logs.
+// The default is off: callers are trusted services. Client interceptors
+// ignore it.
+func Edge() Option {
+	return optionFunc(func(o *options) { o.edge = true })
+}
+
+// WithRequestIDs makes a server interceptor create a request id (see
+// [callguard.ContextWithRequestID]) for a call that arrives without a valid
+// x-request-id: 16 random hex digits, as httpx makes. By default an inbound
+// id is kept and none is created.
+// Client interceptors ignore it.
+func WithRequestIDs() Option {
+	return optionFunc(func(o *options) { o.requestIDs = true })
 }
 
 // WithClassifier sets how a client interceptor turns a failed attempt into

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -32,9 +33,23 @@ import (
 //   - anything else is returned as the handler returned it: a status error
 //     keeps its status, and gRPC turns a plain error into Unknown.
 //
-// A healthy call costs the policy's own work and one allocation. p is
+// Before the policy runs, the interceptor puts the call's hop budget and
+// path (metadata callguard-hops and callguard-path, see [ttl.Inbound]) and
+// its request id (x-request-id: 1 to 128 visible ASCII characters, or one
+// made with [WithRequestIDs]) in the context, so that a [ttl.TTL] first in
+// p checks the call for a loop and the handler's outgoing calls, made with
+// its context through this package's client interceptors, carry them on.
+// It applies [WithDeadlineMargin] and [WithMaxDeadline] to gRPC's deadline,
+// and refuses with DeadlineExceeded, before the policy and the handler, a
+// call with less time left than [WithMinServiceTime]. [Edge] ignores the
+// callers' hops and path. A loop refusal also sends the trailer
+// callguard-path, the whole loop as [ttl.FormatPath] writes it.
+//
+// A healthy call costs the policy's own work and three allocations (one
+// for the call, two for the hop state), plus one per callguard metadata key
+// present and two when the deadline changes. p is
 // wrapped once, here. A server policy should not retry: the handler would
-// run again. It panics if p is nil.
+// run again. It panics if p is nil or an option has a negative duration.
 func UnaryServerInterceptor(p callguard.Policy, opts ...Option) grpc.UnaryServerInterceptor {
 	return newServer(p, opts).unary
 }
@@ -44,22 +59,34 @@ func UnaryServerInterceptor(p callguard.Policy, opts ...Option) grpc.UnaryServer
 // the same mapping of errors to statuses. The handler sees the policy's
 // context through the stream's Context method. A stream handler runs at most
 // once: a policy that tries to run it again gets a permanent error. It
-// panics if p is nil.
+// panics if p is nil or an option has a negative duration.
 func StreamServerInterceptor(p callguard.Policy, opts ...Option) grpc.StreamServerInterceptor {
 	return newServer(p, opts).stream
 }
 
 // server is the state shared by the calls of one server interceptor.
 type server struct {
-	h callguard.Handler
+	h           callguard.Handler
+	edge        bool
+	requestIDs  bool
+	maxDeadline time.Duration
+	margin      time.Duration
+	minService  time.Duration
 }
 
 func newServer(p callguard.Policy, opts []Option) *server {
 	if p == nil {
 		panic("grpcx: nil policy")
 	}
-	_ = newOptions(opts) // no server option yet; the client ones are ignored
-	return &server{h: p.Wrap(invoke)}
+	o := newOptions(opts) // the client options are ignored
+	return &server{
+		h:           p.Wrap(invoke),
+		edge:        o.edge,
+		requestIDs:  o.requestIDs,
+		maxDeadline: o.maxDeadline,
+		margin:      o.margin,
+		minService:  o.minService,
+	}
 }
 
 // unary is the interceptor. Its one allocation is the closure, which holds
@@ -67,9 +94,16 @@ func newServer(p callguard.Policy, opts []Option) *server {
 // result, which a handler that a policy abandoned (timeout.WithAbandon) can
 // no longer write once the call has returned.
 func (s *server) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, cancel, err := s.inbound(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cancel != nil {
+		defer cancel()
+	}
 	r := results.Get().(*result)
 	gen := r.gen
-	err := s.h(ctx, func(ctx context.Context) error {
+	err = s.h(ctx, func(ctx context.Context) error {
 		resp, err := handler(ctx, req)
 		r.set(gen, resp)
 		return err
@@ -115,8 +149,15 @@ func (r *result) take() any {
 var errRerun = callguard.Permanent(errors.New("grpcx: a stream handler runs at most once"))
 
 func (s *server) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx, cancel, err := s.inbound(ss.Context())
+	if err != nil {
+		return err
+	}
+	if cancel != nil {
+		defer cancel()
+	}
 	var ran atomic.Bool
-	err := s.h(ss.Context(), func(ctx context.Context) error {
+	err = s.h(ctx, func(ctx context.Context) error {
 		if !ran.CompareAndSwap(false, true) {
 			return errRerun
 		}

@@ -30,7 +30,10 @@ import (
 // The stream's context has the values of the attempt's context and the
 // cancellation and deadline of the caller's: a per-attempt timeout bounds
 // the opening of the stream (and the first response, with
-// WithRetryFirstMessage), not its whole life. It panics if p is nil.
+// WithRetryFirstMessage), not its whole life. Each stream the interceptor
+// opens carries the hop budget, call path and request id as a unary call
+// does, and a stream whose request has no hops left is not opened: the call
+// fails with [ttl.ErrExhausted]. It panics if p is nil.
 func StreamClientInterceptor(p callguard.Policy, opts ...Option) grpc.StreamClientInterceptor {
 	return newClient(p, opts).stream
 }
@@ -112,8 +115,13 @@ func (r *run) finish() (*clientStream, bool) {
 // classified; the stream is ended then.
 func (sc *streamCall) open(actx context.Context, step func(*clientStream) error) (*clientStream, error) {
 	sctx, release := sc.streamContext(actx)
+	sctx, err := outgoing(sctx)
+	if err != nil {
+		release()
+		return nil, err // ttl.ErrExhausted, permanent: nothing was sent
+	}
 	var cs *clientStream
-	err := sc.bounded(actx, release, func() error {
+	err = sc.bounded(actx, release, func() error {
 		s, err := sc.streamer(sctx, sc.desc, sc.cc, sc.method, sc.opts...)
 		if err != nil {
 			return sc.c.mark(err, nil)

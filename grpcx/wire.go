@@ -1,0 +1,118 @@
+package grpcx
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/ttl"
+)
+
+// requestIDKey is the metadata key of the correlation id.
+const requestIDKey = "x-request-id"
+
+// maxRequestID is the longest inbound request id kept.
+const maxRequestID = 128
+
+// outgoing returns ctx with the outgoing metadata of an attempt made with
+// it: callguard-hops, callguard-path when the path is not empty, and
+// x-request-id when ctx has one. It returns [ttl.ErrExhausted], and sends
+// nothing, when the request has no hops left. The values go after any the
+// caller set; servers read the last one.
+func outgoing(ctx context.Context) (context.Context, error) {
+	hops, path, err := ttl.Outbound(ctx)
+	if err != nil {
+		return ctx, err
+	}
+	id := callguard.RequestIDFromContext(ctx)
+	switch {
+	case path == "" && id == "":
+		return metadata.AppendToOutgoingContext(ctx, ttl.HopsMetadata, hops), nil
+	case id == "":
+		return metadata.AppendToOutgoingContext(ctx, ttl.HopsMetadata, hops, ttl.PathMetadata, path), nil
+	case path == "":
+		return metadata.AppendToOutgoingContext(ctx, ttl.HopsMetadata, hops, requestIDKey, id), nil
+	}
+	return metadata.AppendToOutgoingContext(ctx, ttl.HopsMetadata, hops, ttl.PathMetadata, path, requestIDKey, id), nil
+}
+
+// incoming returns the last value of key in the incoming metadata of ctx,
+// or "". It copies only the values of key, not the whole metadata as
+// metadata.FromIncomingContext does.
+func incoming(ctx context.Context, key string) string {
+	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
+		return v[len(v)-1]
+	}
+	return ""
+}
+
+// validRequestID reports whether id may be kept as a request id: 1 to 128
+// visible ASCII characters, nothing that could break a log line (as httpx).
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// inbound returns the context a server policy runs with: the hop budget and
+// path of the call (unless edge), its request id, and its deadline after
+// the margin and the maximum. cancel, when not nil, must be called when the
+// call ends. A call that cannot finish in time gets a DeadlineExceeded
+// error.
+func (s *server) inbound(ctx context.Context) (_ context.Context, cancel context.CancelFunc, _ error) {
+	// Always an inbound state, even an empty one: a TTL policy then gives
+	// the call its own default budget (ttl.WithDefaultHops), which it does
+	// not for a context without ttl state.
+	var hops, path string
+	if !s.edge {
+		hops, path = incoming(ctx, ttl.HopsMetadata), incoming(ctx, ttl.PathMetadata)
+	}
+	ctx = ttl.Inbound(ctx, hops, path)
+	if id := incoming(ctx, requestIDKey); validRequestID(id) {
+		ctx = callguard.ContextWithRequestID(ctx, id)
+	} else if s.requestIDs {
+		ctx = callguard.ContextWithRequestID(ctx, fmt.Sprintf("%016x", rand.Uint64()))
+	}
+	if s.margin == 0 && s.maxDeadline == 0 && s.minService == 0 {
+		return ctx, nil, nil
+	}
+	return s.deadline(ctx)
+}
+
+// deadline applies the margin, the maximum deadline and the minimum service
+// time to ctx; see inbound.
+func (s *server) deadline(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	dl, ok := ctx.Deadline()
+	if !ok && s.maxDeadline == 0 {
+		return ctx, nil, nil
+	}
+	now := time.Now()
+	set := dl
+	if ok {
+		set = dl.Add(-s.margin)
+	}
+	if s.maxDeadline > 0 && (!ok || set.Sub(now) > s.maxDeadline) {
+		set = now.Add(s.maxDeadline)
+	}
+	if left := set.Sub(now); left <= 0 || left < s.minService {
+		return ctx, nil, status.Error(codes.DeadlineExceeded,
+			fmt.Sprintf("grpcx: %v left, less than the minimum service time %v", left.Round(time.Microsecond), s.minService))
+	}
+	if ok && set.Equal(dl) {
+		return ctx, nil, nil
+	}
+	ctx, cancel := context.WithDeadline(ctx, set)
+	return ctx, cancel, nil
+}
