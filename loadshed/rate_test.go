@@ -1,0 +1,154 @@
+package loadshed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/internal/clock"
+)
+
+func TestNewRateLimitPanics(t *testing.T) {
+	key := func(context.Context) string { return "" }
+	tests := []struct {
+		name      string
+		give      func()
+		wantPanic string
+	}{
+		{"rate", func() { NewRateLimit(-1, 1) }, "loadshed: rate must be >= 0, got -1"},
+		{"burst", func() { NewRateLimit(1, 0) }, "loadshed: burst must be >= 1, got 0"},
+		{"wait", func() { NewRateLimit(1, 1, WithWait(-1)) }, "loadshed: max wait must be >= 0, got -1ns"},
+		{"keys", func() { NewKeyedRateLimit(1, 1, key, WithMaxKeys(0)) }, "loadshed: max keys must be >= 1, got 0"},
+		{"key func", func() { NewKeyedRateLimit(1, 1, nil) }, "loadshed: nil key function"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if got := recover(); got != tt.wantPanic {
+					t.Errorf("panic = %v, want %q", got, tt.wantPanic)
+				}
+			}()
+			tt.give()
+		})
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	clk := clock.NewFake()
+	rl := NewRateLimit(10, 2, withClock(clk))
+	for range 2 {
+		if err := rl.Do(bg, ok); err != nil {
+			t.Fatalf("Do(…) within the burst = %v, want nil", err)
+		}
+	}
+	err := rl.Do(critical, func(context.Context) error {
+		t.Error("fn called over the rate")
+		return nil
+	})
+	want := &ShedError{Priority: Critical, Delay: 100 * time.Millisecond, Reason: ReasonRate}
+	var se *ShedError
+	if !errors.As(err, &se) || *se != *want {
+		t.Fatalf("Do(…) over the rate = %#v, want %#v", err, want)
+	}
+	for _, target := range []error{ErrRateLimited, ErrShed, callguard.ErrOverloaded, callguard.ErrRejected} {
+		if !errors.Is(err, target) {
+			t.Errorf("errors.Is(%v, %v) = false", err, target)
+		}
+	}
+	if d, ok := callguard.Pushback(err); !ok || d != 100*time.Millisecond || !callguard.Retryable(err) {
+		t.Errorf("Pushback(%v) = %v, %v; want 100ms, true, and retryable", err, d, ok)
+	}
+	clk.Advance(100 * time.Millisecond)
+	if err := callguard.Chain(rl).Do(bg, ok); err != nil {
+		t.Errorf("Do(…) a token later = %v, want nil", err)
+	}
+	inf := NewRateLimit(rate.Inf, 0)
+	for range 100 {
+		if err := inf.Do(bg, ok); err != nil {
+			t.Fatalf("Do(…) at rate.Inf = %v, want nil", err)
+		}
+	}
+}
+
+func TestRateLimitWait(t *testing.T) {
+	// newRL returns a rate limit of 10/s, burst 1, whose token is taken.
+	newRL := func(maxWait time.Duration) (*RateLimit, *clock.Fake) {
+		clk := clock.NewFake()
+		rl := NewRateLimit(10, 1, withClock(clk), WithWait(maxWait))
+		if err := tryNow(rl); err != nil {
+			t.Fatalf("Do(…) = %v, want nil", err)
+		}
+		return rl, clk
+	}
+	errc := make(chan error, 1)
+
+	rl, clk := newRL(150 * time.Millisecond)
+	go func() { errc <- rl.Do(bg, ok) }()
+	clk.BlockUntil(1)
+	clk.Advance(100 * time.Millisecond)
+	if err := <-errc; err != nil {
+		t.Errorf("Do(…) after waiting for a token = %v, want nil", err)
+	}
+
+	rl, _ = newRL(50 * time.Millisecond)
+	if err := rl.Do(bg, ok); !errors.Is(err, ErrRateLimited) {
+		t.Errorf("Do(…) 100ms from a token, 50ms max wait = %v, want %v", err, ErrRateLimited)
+	}
+
+	rl, clk = newRL(150 * time.Millisecond)
+	short := fakeDeadline{bg, clk.Now().Add(50 * time.Millisecond)}
+	if err := rl.Do(short, ok); !errors.Is(err, ErrRateLimited) {
+		t.Errorf("Do(…) with a deadline before the token = %v, want %v", err, ErrRateLimited)
+	}
+
+	rl, clk = newRL(150 * time.Millisecond)
+	ctx, cancel := context.WithCancel(bg)
+	go func() { errc <- rl.Do(ctx, ok) }()
+	clk.BlockUntil(1)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("Do(…) canceled while waiting = %v, want %v", err, context.Canceled)
+	}
+	clk.Advance(100 * time.Millisecond)
+	if err := tryNow(rl); err != nil {
+		t.Errorf("Do(…) after a canceled wait = %v, want nil: the token was given back", err)
+	}
+}
+
+// tryNow takes a token from rl without waiting.
+func tryNow(rl *RateLimit) error { return admit(bg, rl.lim, rl.clock, 0) }
+
+func TestKeyedRateLimit(t *testing.T) {
+	type keyType struct{}
+	key := func(ctx context.Context) string { s, _ := ctx.Value(keyType{}).(string); return s }
+	with := func(k string) context.Context { return context.WithValue(bg, keyType{}, k) }
+	clk := clock.NewFake()
+	kl := NewKeyedRateLimit(1, 1, key, withClock(clk), WithMaxKeys(3))
+	if err := kl.Do(with("a"), ok); err != nil {
+		t.Fatalf("Do(a) = %v, want nil", err)
+	}
+	if err := kl.Do(with("a"), ok); !errors.Is(err, ErrRateLimited) {
+		t.Errorf("Do(a) again = %v, want %v", err, ErrRateLimited)
+	}
+	if err := callguard.Chain(kl).Do(with("b"), ok); err != nil {
+		t.Errorf("Do(b) = %v, want nil: keys are independent", err)
+	}
+	for i := range 100 {
+		_ = kl.Do(with(fmt.Sprint(i)), ok)
+		_ = kl.Do(with("a"), ok) // keeps a recent
+		if n := kl.Keys(); n > 3 {
+			t.Fatalf("Keys() = %d, want <= 3", n)
+		}
+	}
+	if err := kl.Do(with("a"), ok); !errors.Is(err, ErrRateLimited) {
+		t.Errorf("Do(a) after 100 other keys = %v, want %v: a was kept", err, ErrRateLimited)
+	}
+	if err := kl.Do(with("b"), ok); err != nil {
+		t.Errorf("Do(b) after eviction = %v, want nil: a new, full bucket", err)
+	}
+}

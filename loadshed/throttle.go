@@ -1,0 +1,221 @@
+package loadshed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/internal/clock"
+)
+
+// Defaults of [NewThrottle].
+const (
+	// DefaultK is the multiplier of accepts (Google SRE book, "Handling
+	// Overload": K = 2).
+	DefaultK = 2.0
+	// DefaultThrottleWindow is the history a Throttle keeps. The book keeps
+	// two minutes; after a total outage the time to recover grows with the
+	// window (about four windows, see TestThrottleRecovers), so 10s, which
+	// still averages over hundreds of calls at modest rates.
+	DefaultThrottleWindow = 10 * time.Second
+	// throttleBuckets is the number of buckets of the window: history
+	// expires in steps of a twentieth of it.
+	throttleBuckets = 20
+)
+
+// A Throttle is client-side adaptive throttling, as in the Google SRE book
+// ("Handling Overload"): it counts, over a sliding window, the requests
+// made to a backend and the ones the backend accepted, and rejects new
+// requests locally with probability
+//
+//	max(0, (requests − K·accepts) / (requests + 1))
+//
+// so that a backend rejecting most of its traffic receives about K times
+// what it accepts, and one rejecting everything only a trickle of probes:
+// the client spends nothing on calls that would be refused, and the
+// backend sheds nothing it never receives. When the backend heals, the
+// probes are accepted and the rejection probability falls back to zero.
+//
+// Use one Throttle per backend (per target service, or per address when a
+// client balances over independent servers): the counts describe one
+// backend. Requests count every attempt made through the Throttle, those
+// it rejects locally included, as in the book. An accept is a call that did
+// not fail with an error matching [callguard.ErrOverloaded]: a shed, a 503
+// or 429, gRPC Unavailable or ResourceExhausted, or a local refusal of an
+// inner policy (an open breaker) count as rejections; successes, other
+// errors and cancellations count as accepts.
+//
+// A Throttle is safe for concurrent use; its methods take a short mutex and
+// allocate nothing. The zero value is not usable; create one with
+// [NewThrottle].
+type Throttle struct {
+	k      float64
+	bucket time.Duration
+	clock  clock.Clock // nil for clock.Real: read only the monotonic clock
+	epoch  time.Time
+	rand   func() float64
+
+	mu                sync.Mutex
+	buckets           [throttleBuckets]struct{ requests, accepts int64 }
+	cur               int64 // number of the newest bucket since epoch
+	requests, accepts int64 // totals over the buckets
+}
+
+var _ callguard.Policy = (*Throttle)(nil)
+
+// A ThrottleOption configures a [Throttle].
+type ThrottleOption interface{ applyThrottle(*throttleOptions) }
+
+type throttleOptionFunc func(*throttleOptions)
+
+func (f throttleOptionFunc) applyThrottle(o *throttleOptions) { f(o) }
+
+type throttleOptions struct {
+	k      float64
+	window time.Duration
+	clock  clock.Clock
+	rand   func() float64
+}
+
+// WithK sets the multiplier K: a Throttle lets through about K requests per
+// request the backend accepts. The default is 2; lower values throttle
+// sooner, higher ones let more requests reach a struggling backend.
+// [NewThrottle] panics if k < 1.
+func WithK(k float64) ThrottleOption {
+	return throttleOptionFunc(func(o *throttleOptions) { o.k = k })
+}
+
+// WithThrottleWindow sets the history a Throttle keeps; it expires in
+// twentieths of d. The default is 10s. [NewThrottle] panics if d < 20ns.
+func WithThrottleWindow(d time.Duration) ThrottleOption {
+	return throttleOptionFunc(func(o *throttleOptions) { o.window = d })
+}
+
+// withRand sets the source of uniform numbers in [0, 1). Tests use it.
+func withRand(f func() float64) ThrottleOption {
+	return throttleOptionFunc(func(o *throttleOptions) { o.rand = f })
+}
+
+// NewThrottle returns a Throttle with no history, configured by opts. It
+// panics, with a message that starts with "loadshed: ", if an option is out
+// of its documented range.
+func NewThrottle(opts ...ThrottleOption) *Throttle {
+	o := throttleOptions{k: DefaultK, window: DefaultThrottleWindow, clock: clock.Real, rand: rand.Float64}
+	for _, opt := range opts {
+		opt.applyThrottle(&o)
+	}
+	if !(o.k >= 1 && o.k < 1e9) {
+		panic(fmt.Sprintf("loadshed: throttle K must be >= 1, got %v", o.k))
+	}
+	if o.window < throttleBuckets {
+		panic(fmt.Sprintf("loadshed: throttle window must be >= 20ns, got %v", o.window))
+	}
+	t := &Throttle{k: o.k, bucket: o.window / throttleBuckets, epoch: o.clock.Now(), rand: o.rand}
+	if o.clock != clock.Real {
+		t.clock = o.clock
+	}
+	return t
+}
+
+// since returns the time since t.epoch.
+func (t *Throttle) since() time.Duration {
+	if t.clock == nil {
+		return time.Since(t.epoch)
+	}
+	return t.clock.Now().Sub(t.epoch)
+}
+
+// Allow counts a request and reports whether to send it; false means
+// reject it locally. A request that is sent should be followed by
+// [Throttle.Accept] if the backend accepted it.
+func (t *Throttle) Allow() bool {
+	now := t.since()
+	t.mu.Lock()
+	b := t.advance(now)
+	p := t.probability()
+	t.requests++
+	b.requests++
+	t.mu.Unlock()
+	return p <= 0 || t.rand() >= p
+}
+
+// Accept records that the backend accepted a request. It counts in the
+// bucket of the latest [Throttle.Allow], without reading the clock.
+func (t *Throttle) Accept() {
+	t.mu.Lock()
+	t.accepts++
+	t.buckets[t.cur%throttleBuckets].accepts++
+	t.mu.Unlock()
+}
+
+// Probability returns the probability with which [Throttle.Allow] now
+// rejects a request.
+func (t *Throttle) Probability() float64 {
+	now := t.since()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.advance(now)
+	return max(0, t.probability())
+}
+
+// Counts returns the requests and accepts in the window.
+func (t *Throttle) Counts() (requests, accepts int64) {
+	now := t.since()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.advance(now)
+	return t.requests, t.accepts
+}
+
+// Do runs fn unless the Throttle rejects it locally, in which case it
+// returns [ErrThrottled] without calling fn, and returns what fn returns.
+// fn's error says whether the backend accepted the call; see [Throttle].
+func (t *Throttle) Do(ctx context.Context, fn func(context.Context) error) error {
+	return t.run(ctx, fn, invoke)
+}
+
+// Wrap returns a handler that runs next under the Throttle, as
+// [Throttle.Do] runs fn.
+func (t *Throttle) Wrap(next callguard.Handler) callguard.Handler {
+	return func(ctx context.Context, call func(context.Context) error) error {
+		return t.run(ctx, call, next)
+	}
+}
+
+func (t *Throttle) run(ctx context.Context, call func(context.Context) error, next callguard.Handler) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !t.Allow() {
+		return ErrThrottled
+	}
+	err := next(ctx, call)
+	if !errors.Is(err, callguard.ErrOverloaded) {
+		t.Accept()
+	}
+	return err
+}
+
+func (t *Throttle) probability() float64 {
+	return (float64(t.requests) - t.k*float64(t.accepts)) / float64(t.requests+1)
+}
+
+// advance expires the buckets older than the window and returns the
+// current one. It requires that t.mu is held.
+func (t *Throttle) advance(since time.Duration) *struct{ requests, accepts int64 } {
+	n := int64(since / t.bucket)
+	if n > t.cur {
+		for i := max(t.cur+1, n-throttleBuckets+1); i <= n; i++ {
+			b := &t.buckets[i%throttleBuckets]
+			t.requests -= b.requests
+			t.accepts -= b.accepts
+			*b = struct{ requests, accepts int64 }{}
+		}
+		t.cur = n
+	}
+	return &t.buckets[t.cur%throttleBuckets]
+}

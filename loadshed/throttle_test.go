@@ -1,0 +1,157 @@
+package loadshed
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/internal/clock"
+)
+
+func TestNewThrottlePanics(t *testing.T) {
+	tests := []struct {
+		name      string
+		giveOpts  []ThrottleOption
+		wantPanic string
+	}{
+		{"k", []ThrottleOption{WithK(0.5)}, "loadshed: throttle K must be >= 1, got 0.5"},
+		{"window", []ThrottleOption{WithThrottleWindow(10)}, "loadshed: throttle window must be >= 20ns, got 10ns"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if got := recover(); got != tt.wantPanic {
+					t.Errorf("NewThrottle panic = %v, want %q", got, tt.wantPanic)
+				}
+			}()
+			NewThrottle(tt.giveOpts...)
+		})
+	}
+}
+
+func TestThrottleProbability(t *testing.T) {
+	clk := clock.NewFake()
+	draw := 0.5
+	th := NewThrottle(withClock(clk), withRand(func() float64 { return draw }))
+	var allowed []bool
+	for range 10 {
+		allowed = append(allowed, th.Allow())
+	}
+	if !allowed[0] || !allowed[1] || allowed[2] || allowed[9] { // p = n/(n+1) >= 0.5 from n = 1
+		t.Errorf("Allow() with no accepts = %v; want true, true (p = 0.5), then false", allowed)
+	}
+	if got, want := th.Probability(), 10.0/11; got != want {
+		t.Errorf("Probability() with 10 requests, 0 accepts = %v, want %v", got, want)
+	}
+	for range 4 {
+		th.Accept()
+	}
+	if got, want := th.Probability(), 2.0/11; got != want {
+		t.Errorf("Probability() with 10 requests, 4 accepts = %v, want %v", got, want)
+	}
+	th.Accept()
+	if got := th.Probability(); got != 0 {
+		t.Errorf("Probability() with 10 requests, 5 accepts = %v, want 0", got)
+	}
+	clk.Advance(DefaultThrottleWindow)
+	if r, a := th.Counts(); r != 0 || a != 0 {
+		t.Errorf("Counts() a window later = %d, %d; want 0, 0", r, a)
+	}
+}
+
+func TestThrottleDo(t *testing.T) {
+	draw := 0.99
+	th := NewThrottle(withRand(func() float64 { return draw }))
+	if err := th.Do(bg, ok); err != nil {
+		t.Fatalf("Do(…) = %v, want nil", err)
+	}
+	overloaded := callguard.Overloaded(0, errors.New("503"))
+	for range 5 {
+		if err := th.Do(bg, func(context.Context) error { return overloaded }); err != overloaded {
+			t.Fatalf("Do(…) = %v, want %v", err, overloaded)
+		}
+	}
+	draw = 0
+	err := th.Do(bg, func(context.Context) error {
+		t.Error("fn called while throttled")
+		return nil
+	})
+	if err != ErrThrottled {
+		t.Fatalf("Do(…) = %v, want %v", err, ErrThrottled)
+	}
+	for _, target := range []error{ErrShed, callguard.ErrOverloaded, callguard.ErrRejected} {
+		if !errors.Is(err, target) {
+			t.Errorf("errors.Is(ErrThrottled, %v) = false", target)
+		}
+	}
+	if callguard.Retryable(err) {
+		t.Error("Retryable(ErrThrottled) = true")
+	}
+	if r, a := th.Counts(); r != 7 || a != 1 {
+		t.Errorf("Counts() = %d, %d; want 7, 1", r, a)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	if err := th.Do(ctx, ok); !errors.Is(err, context.Canceled) {
+		t.Errorf("Do(canceled) = %v, want %v", err, context.Canceled)
+	}
+}
+
+// TestThrottleRecovers offers 100 calls per second to a backend that
+// rejects everything for a minute and then heals, and measures the share
+// of calls that reach it while it rejects and the time until no call is
+// throttled any more.
+func TestThrottleRecovers(t *testing.T) {
+	for _, window := range []time.Duration{DefaultThrottleWindow, 2 * time.Minute} {
+		clk := clock.NewFake()
+		rng := rand.New(rand.NewPCG(1, 2))
+		th := NewThrottle(withClock(clk), withRand(rng.Float64), WithThrottleWindow(window))
+		const step = 10 * time.Millisecond // 100 calls per second
+		healthy := false
+		backend := func(context.Context) error {
+			if healthy {
+				return nil
+			}
+			return ErrShed
+		}
+		sent, calls := 0, 0
+		count := func(context.Context) error { sent++; return backend(bg) }
+		outage := window + time.Minute
+		for elapsed := time.Duration(0); elapsed < outage; elapsed += step {
+			if elapsed >= window { // steady state
+				calls++
+				_ = th.Do(bg, count)
+			} else {
+				_ = th.Do(bg, backend)
+			}
+			clk.Advance(step)
+		}
+		share := float64(sent) / float64(calls)
+		healthy = true
+		var half, most, recovered time.Duration // to p < 0.5, p < 0.1, p = 0
+		for elapsed := time.Duration(0); recovered == 0 && elapsed < 10*window; elapsed += step {
+			_ = th.Do(bg, backend)
+			clk.Advance(step)
+			switch p := th.Probability(); {
+			case p == 0:
+				recovered = elapsed + step
+			case p < 0.1 && most == 0:
+				most = elapsed + step
+			case p < 0.5 && half == 0:
+				half = elapsed + step
+			}
+		}
+		t.Logf("window %v, backend rejecting all: %d of %d calls (%.2f%%) reach it in its last minute; "+
+			"healed: half the calls pass after %v, 90%% after %v, all after %v",
+			window, sent, calls, 100*share, half, most, recovered)
+		if share > 0.01 {
+			t.Errorf("window %v: %.2f%% of calls reached a backend that rejects all, want <= 1%%", window, 100*share)
+		}
+		if recovered > 6*window {
+			t.Errorf("window %v: recovered after %v, want <= %v", window, recovered, 6*window)
+		}
+	}
+}
