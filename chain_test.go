@@ -252,3 +252,27 @@ func TestRequestID(t *testing.T) {
 		t.Errorf("RequestIDFromContext = %q, want req-42", id)
 	}
 }
+
+func TestValidRequestID(t *testing.T) {
+	tests := []struct {
+		give string
+		want bool
+	}{
+		{"", false},
+		{"req-42", true},
+		{"a b", false},
+		{"tab\there", false},
+		{"é", false},
+		{strings.Repeat("x", callguard.MaxRequestIDLen), true},
+		{strings.Repeat("x", callguard.MaxRequestIDLen+1), false},
+	}
+	for _, tt := range tests {
+		if got := callguard.ValidRequestID(tt.give); got != tt.want {
+			t.Errorf("ValidRequestID(%q) = %v, want %v", tt.give, got, tt.want)
+		}
+	}
+	a, b := callguard.NewRequestID(), callguard.NewRequestID()
+	if a == b || len(a) != 16 || !callguard.ValidRequestID(a) {
+		t.Errorf("NewRequestID() = %q, %q: want two different 16-digit ids", a, b)
+	}
+}

@@ -1,6 +1,9 @@
 package callguard
 
-import "context"
+import (
+	"context"
+	"math/rand/v2"
+)
 
 type requestIDKey struct{}
 
@@ -18,4 +21,36 @@ func ContextWithRequestID(ctx context.Context, id string) context.Context {
 func RequestIDFromContext(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
+}
+
+// MaxRequestIDLen is the longest correlation id the adapters accept.
+const MaxRequestIDLen = 128
+
+// ValidRequestID reports whether id may be kept as a correlation id: 1 to
+// [MaxRequestIDLen] visible ASCII characters, nothing that could break a
+// log line or a header. The adapters ignore inbound ids that are not.
+func ValidRequestID(id string) bool {
+	if id == "" || len(id) > MaxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// NewRequestID returns a new correlation id: 16 random hex digits. The
+// generator of math/rand/v2 is seeded from the OS, so ids do not repeat
+// across restarts, and 64 bits make a collision in a day's logs unlikely.
+func NewRequestID() string {
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	v := rand.Uint64()
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = digits[v&0xf]
+		v >>= 4
+	}
+	return string(b[:])
 }

@@ -3,7 +3,6 @@ package grpcx
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -16,9 +15,6 @@ import (
 
 // requestIDKey is the metadata key of the correlation id.
 const requestIDKey = "x-request-id"
-
-// maxRequestID is the longest inbound request id kept.
-const maxRequestID = 128
 
 // outgoing returns ctx with the outgoing metadata of an attempt made with
 // it: callguard-hops, callguard-path when the path is not empty, and
@@ -52,20 +48,6 @@ func incoming(ctx context.Context, key string) string {
 	return ""
 }
 
-// validRequestID reports whether id may be kept as a request id: 1 to 128
-// visible ASCII characters, nothing that could break a log line (as httpx).
-func validRequestID(id string) bool {
-	if id == "" || len(id) > maxRequestID {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] <= ' ' || id[i] > '~' {
-			return false
-		}
-	}
-	return true
-}
-
 // inbound returns the context a server policy runs with: the hop budget and
 // path of the call (unless edge), its request id, and its deadline after
 // the margin and the maximum. cancel, when not nil, must be called when the
@@ -80,10 +62,10 @@ func (s *server) inbound(ctx context.Context) (_ context.Context, cancel context
 		hops, path = incoming(ctx, ttl.HopsMetadata), incoming(ctx, ttl.PathMetadata)
 	}
 	ctx = ttl.Inbound(ctx, hops, path)
-	if id := incoming(ctx, requestIDKey); validRequestID(id) {
+	if id := incoming(ctx, requestIDKey); callguard.ValidRequestID(id) {
 		ctx = callguard.ContextWithRequestID(ctx, id)
 	} else if s.requestIDs {
-		ctx = callguard.ContextWithRequestID(ctx, fmt.Sprintf("%016x", rand.Uint64()))
+		ctx = callguard.ContextWithRequestID(ctx, callguard.NewRequestID())
 	}
 	if s.margin == 0 && s.maxDeadline == 0 && s.minService == 0 {
 		return ctx, nil, nil

@@ -2,7 +2,6 @@ package httpx
 
 import (
 	"context"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -14,9 +13,6 @@ import (
 
 // headerRequestID is the correlation id's header, in canonical form.
 const headerRequestID = "X-Request-Id"
-
-// maxRequestID is the longest X-Request-Id that a Handler accepts.
-const maxRequestID = 128
 
 // A wire holds what an attempt sends of its context: the values of the
 // callguard headers and of X-Request-Id. The zero wire sends nothing; a
@@ -130,41 +126,13 @@ func (h *handler) deadline(ctx context.Context, hdr http.Header) (context.Contex
 // requestID returns the request id for a request with header hdr: its
 // X-Request-Id if valid, else a new one if h creates them, else "".
 func (h *handler) requestID(hdr http.Header) string {
-	if id := first(hdr[headerRequestID]); validRequestID(id) {
+	if id := first(hdr[headerRequestID]); callguard.ValidRequestID(id) {
 		return id
 	}
 	if h.requestIDs {
-		return newRequestID()
+		return callguard.NewRequestID()
 	}
 	return ""
-}
-
-// validRequestID reports whether id is 1 to maxRequestID visible ASCII
-// characters: nothing that could break a log line or a header.
-func validRequestID(id string) bool {
-	if id == "" || len(id) > maxRequestID {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] <= ' ' || id[i] > '~' {
-			return false
-		}
-	}
-	return true
-}
-
-// newRequestID returns 16 random hex digits. The generator of math/rand/v2
-// is seeded from the OS: ids do not repeat across restarts, and 64 bits
-// make a collision in a day's logs unlikely.
-func newRequestID() string {
-	const digits = "0123456789abcdef"
-	var b [16]byte
-	v := rand.Uint64()
-	for i := len(b) - 1; i >= 0; i-- {
-		b[i] = digits[v&0xf]
-		v >>= 4
-	}
-	return string(b[:])
 }
 
 // first returns the first of a header's values, or "".

@@ -269,7 +269,7 @@ func TestHandlerMinServiceTime(t *testing.T) {
 }
 
 func TestHandlerRequestID(t *testing.T) {
-	long := strings.Repeat("x", maxRequestID+1)
+	long := strings.Repeat("x", callguard.MaxRequestIDLen+1)
 	tests := []struct {
 		name   string
 		opts   []Option
@@ -295,7 +295,7 @@ func TestHandlerRequestID(t *testing.T) {
 			rec, ctx := inbound(t, nil, tt.opts, kv...)
 			got, echoed := callguard.RequestIDFromContext(ctx), rec.Header().Get("X-Request-Id")
 			if tt.want == "*" {
-				if !validRequestID(got) || len(got) != 16 || strings.Trim(got, "0123456789abcdef") != "" {
+				if !callguard.ValidRequestID(got) || len(got) != 16 || strings.Trim(got, "0123456789abcdef") != "" {
 					t.Errorf("created id %q, want 16 hex digits", got)
 				}
 			} else if got != tt.want {
@@ -306,8 +306,8 @@ func TestHandlerRequestID(t *testing.T) {
 			}
 		})
 	}
-	if a, b := newRequestID(), newRequestID(); a == b {
-		t.Errorf("newRequestID() twice = %q", a)
+	if a, b := callguard.NewRequestID(), callguard.NewRequestID(); a == b {
+		t.Errorf("NewRequestID() twice = %q", a)
 	}
 }
 
