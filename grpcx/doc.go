@@ -48,10 +48,11 @@
 //
 // The interceptors carry what DESIGN.md's wire protocol says from service
 // to service with no code in the handlers. A server interceptor puts the
-// inbound callguard-hops, callguard-path and x-request-id metadata in the
-// handler's context; a client interceptor sends them on every attempt made
-// with that context, hops less one and this service's id added to the path
-// (package ttl). Put a [ttl.TTL] with the service's id first in the server
+// inbound callguard-hops, callguard-path, callguard-priority and
+// x-request-id metadata in the handler's context; a client interceptor
+// sends them on every attempt made with that context, hops less one and
+// this service's id added to the path (package ttl), the priority of
+// [loadshed.FromContext] when it is not the default. Put a [ttl.TTL] with the service's id first in the server
 // policy: a call that comes back to a service is refused with
 // FailedPrecondition and the trailers callguard-error: loop and
 // callguard-path, and every client up the chain gets a permanent error that

@@ -19,6 +19,7 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/grpcx"
+	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/ttl"
 )
 
@@ -142,6 +143,7 @@ type seen struct {
 	path []string
 	left time.Duration // remaining time, or -1 for no deadline
 	id   string
+	prio loadshed.Priority
 }
 
 func (s *seen) record(ctx context.Context) {
@@ -154,12 +156,13 @@ func (s *seen) record(ctx context.Context) {
 		s.left = time.Until(dl)
 	}
 	s.id = callguard.RequestIDFromContext(ctx)
+	s.prio = loadshed.FromContext(ctx)
 }
 
 func (s *seen) get() seen {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return seen{hops: s.hops, path: s.path, left: s.left, id: s.id}
+	return seen{hops: s.hops, path: s.path, left: s.left, id: s.id, prio: s.prio}
 }
 
 // recorder starts a server with a TTL named svc and opts whose handler
@@ -194,6 +197,9 @@ func TestEdgeSpoofing(t *testing.T) {
 		if got.left <= 0 || got.left > time.Second {
 			t.Errorf("remaining time = %v, want in (0, 1s]: an hour clamped to the max deadline", got.left)
 		}
+		if got.prio != loadshed.Default {
+			t.Errorf("priority = %v, want default: an edge ignores the client's claim", got.prio)
+		}
 	})
 	t.Run("trusted", func(t *testing.T) {
 		_, ts, c := recorder(t, "edge", grpcx.WithMaxDeadline(time.Second))
@@ -210,8 +216,8 @@ func TestEdgeSpoofing(t *testing.T) {
 		if _, err := c.UnaryCall(spoof(t), &testpb.SimpleRequest{}); err != nil {
 			t.Fatal(err)
 		}
-		if got := s.get(); got.hops != 255 || !slices.Equal(got.path, []string{"edge"}) || got.left < 59*time.Minute {
-			t.Errorf("hops, path, left = %d, %q, %v, want 255, [edge], about 1h", got.hops, got.path, got.left)
+		if got := s.get(); got.hops != 255 || !slices.Equal(got.path, []string{"edge"}) || got.left < 59*time.Minute || got.prio != loadshed.Critical {
+			t.Errorf("hops, path, left, priority = %d, %q, %v, %v, want 255, [edge], about 1h, critical", got.hops, got.path, got.left, got.prio)
 		}
 	})
 }
@@ -361,6 +367,25 @@ func TestStreamPropagation(t *testing.T) {
 	}
 	if n := ts.calls.Load(); n != 1 {
 		t.Errorf("handler runs = %d, want 1", n)
+	}
+}
+
+func TestPriorityPropagation(t *testing.T) {
+	s := new(seen)
+	ts := &testServer{unary: func(ctx context.Context, _ int64, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+		s.record(ctx)
+		return &testpb.SimpleResponse{}, nil
+	}}
+	addr := startServer(t, ts, grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(ttl.New(ttl.WithService("callee")))))
+	c := dial(t, addr, grpc.WithUnaryInterceptor(grpcx.UnaryClientInterceptor(callguard.Chain())))
+	for _, p := range []loadshed.Priority{loadshed.Critical, loadshed.Sheddable, loadshed.Default} {
+		ctx := loadshed.NewContext(context.Background(), p)
+		if _, err := c.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+			t.Fatalf("UnaryCall(%v) = %v", p, err)
+		}
+		if got := s.get().prio; got != p {
+			t.Errorf("server saw priority %v, want %v", got, p)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/ttl"
 )
 
@@ -17,7 +18,8 @@ import (
 const requestIDKey = "x-request-id"
 
 // outgoing returns ctx with the outgoing metadata of an attempt made with
-// it: callguard-hops, callguard-path when the path is not empty, and
+// it: callguard-hops, callguard-path when the path is not empty,
+// callguard-priority when ctx has a priority other than the default, and
 // x-request-id when ctx has one. It returns [ttl.ErrExhausted], and sends
 // nothing, when the request has no hops left. The values go after any the
 // caller set; servers read the last one.
@@ -26,16 +28,18 @@ func outgoing(ctx context.Context) (context.Context, error) {
 	if err != nil {
 		return ctx, err
 	}
-	id := callguard.RequestIDFromContext(ctx)
-	switch {
-	case path == "" && id == "":
-		return metadata.AppendToOutgoingContext(ctx, ttl.HopsMetadata, hops), nil
-	case id == "":
-		return metadata.AppendToOutgoingContext(ctx, ttl.HopsMetadata, hops, ttl.PathMetadata, path), nil
-	case path == "":
-		return metadata.AppendToOutgoingContext(ctx, ttl.HopsMetadata, hops, requestIDKey, id), nil
+	var buf [8]string // AppendToOutgoingContext copies it: it stays on the stack
+	kv := append(buf[:0], ttl.HopsMetadata, hops)
+	if path != "" {
+		kv = append(kv, ttl.PathMetadata, path)
 	}
-	return metadata.AppendToOutgoingContext(ctx, ttl.HopsMetadata, hops, ttl.PathMetadata, path, requestIDKey, id), nil
+	if p := loadshed.FromContext(ctx); p != loadshed.Default {
+		kv = append(kv, loadshed.PriorityMetadata, p.String())
+	}
+	if id := callguard.RequestIDFromContext(ctx); id != "" {
+		kv = append(kv, requestIDKey, id)
+	}
+	return metadata.AppendToOutgoingContext(ctx, kv...), nil
 }
 
 // incoming returns the last value of key in the incoming metadata of ctx,
@@ -48,8 +52,8 @@ func incoming(ctx context.Context, key string) string {
 	return ""
 }
 
-// inbound returns the context a server policy runs with: the hop budget and
-// path of the call (unless edge), its request id, and its deadline after
+// inbound returns the context a server policy runs with: the hop budget,
+// path and priority of the call (unless edge), its request id, and its deadline after
 // the margin and the maximum. cancel, when not nil, must be called when the
 // call ends. A call that cannot finish in time gets a DeadlineExceeded
 // error.
@@ -62,6 +66,11 @@ func (s *server) inbound(ctx context.Context) (_ context.Context, cancel context
 		hops, path = incoming(ctx, ttl.HopsMetadata), incoming(ctx, ttl.PathMetadata)
 	}
 	ctx = ttl.Inbound(ctx, hops, path)
+	if !s.edge {
+		if p, ok := loadshed.ParsePriority(incoming(ctx, loadshed.PriorityMetadata)); ok && p != loadshed.Default {
+			ctx = loadshed.NewContext(ctx, p)
+		}
+	}
 	if id := incoming(ctx, requestIDKey); callguard.ValidRequestID(id) {
 		ctx = callguard.ContextWithRequestID(ctx, id)
 	} else if s.requestIDs {

@@ -68,13 +68,15 @@
 //		return
 //	}
 //
-// Servers that face untrusted clients take [Edge].
+// Servers that face untrusted clients take [Edge]: it ignores the hop
+// budget, path and priority that a client claims, and caps its deadline.
 //
 // # Wire protocol
 //
 // httpx reads and writes the headers of DESIGN.md's wire protocol:
 // Callguard-Hops, Callguard-Path (package ttl's codecs), Callguard-Timeout
-// (grpc-timeout syntax, package timeout's codec), X-Request-Id,
+// (grpc-timeout syntax, package timeout's codec), Callguard-Priority
+// (package loadshed's; sent only when not the default), X-Request-Id,
 // Callguard-Pushback (milliseconds; negative: don't retry), Retry-After
 // ([ParseRetryAfter]) and Callguard-Error ("loop", "hops"). A 508 answer
 // for a loop also carries Callguard-Path: the loop's path.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/timeout"
 	"github.com/callguard/callguard/ttl"
 )
@@ -18,7 +19,7 @@ const headerRequestID = "X-Request-Id"
 // callguard headers and of X-Request-Id. The zero wire sends nothing; a
 // wire that read a context always has hops.
 type wire struct {
-	hops, path, timeout, requestID string
+	hops, path, timeout, priority, requestID string
 }
 
 // read fills w from the attempt's context ctx. It returns the error that
@@ -37,6 +38,9 @@ func (w *wire) read(ctx context.Context, margin time.Duration) error {
 		w.timeout = timeout.FormatWire(left)
 	}
 	w.hops, w.path = hops, path
+	if p := loadshed.FromContext(ctx); p != loadshed.Default {
+		w.priority = p.String()
+	}
 	w.requestID = callguard.RequestIDFromContext(ctx)
 	return nil
 }
@@ -46,7 +50,7 @@ func (w *wire) read(ctx context.Context, margin time.Duration) error {
 // headers that the attempt sets, in one allocation.
 type outRequest struct {
 	req  http.Request
-	vals [4]string
+	vals [5]string
 }
 
 // request returns a shallow copy of req with context ctx and w's headers.
@@ -59,13 +63,13 @@ func (w *wire) request(ctx context.Context, req *http.Request) *http.Request {
 	h := make(http.Header, len(req.Header)+len(o.vals))
 	for k, v := range req.Header {
 		switch k {
-		case ttl.HopsHeader, ttl.PathHeader, timeout.Header:
+		case ttl.HopsHeader, ttl.PathHeader, timeout.Header, loadshed.PriorityHeader:
 			continue // set from ctx, or not at all
 		}
 		h[k] = v
 	}
-	o.vals = [...]string{w.hops, w.path, w.timeout, w.requestID}
-	for i, k := range [...]string{ttl.HopsHeader, ttl.PathHeader, timeout.Header, headerRequestID} {
+	o.vals = [...]string{w.hops, w.path, w.timeout, w.priority, w.requestID}
+	for i, k := range [...]string{ttl.HopsHeader, ttl.PathHeader, timeout.Header, loadshed.PriorityHeader, headerRequestID} {
 		if o.vals[i] != "" {
 			h[k] = o.vals[i : i+1 : i+1]
 		}
@@ -75,7 +79,7 @@ func (w *wire) request(ctx context.Context, req *http.Request) *http.Request {
 }
 
 // inbound returns the context that the handler of r gets: with the hop
-// budget, call path, deadline and request id that r carries, as far as h
+// budget, call path, priority, deadline and request id that r carries, as far as h
 // trusts them, and cancel, to call when the handler is done, or nil. It
 // also echoes the request id in w's header. ok false means that r has too
 // little time left to be served: the caller answers 504.
@@ -89,6 +93,11 @@ func (h *handler) inbound(w http.ResponseWriter, r *http.Request) (ctx context.C
 	// server's TTL policy has yet to see, so that the policy gives it the
 	// server's default budget.
 	ctx = ttl.Inbound(r.Context(), hops, path)
+	if !h.edge {
+		if p, ok := loadshed.ParsePriority(first(hdr[loadshed.PriorityHeader])); ok && p != loadshed.Default {
+			ctx = loadshed.NewContext(ctx, p)
+		}
+	}
 	if id := h.requestID(hdr); id != "" {
 		ctx = callguard.ContextWithRequestID(ctx, id)
 		w.Header()[headerRequestID] = []string{id}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/timeout"
 	"github.com/callguard/callguard/ttl"
 )
@@ -58,6 +59,12 @@ func TestTransportPropagation(t *testing.T) {
 			http.Header{"X-Request-Id": {"r-1"}}},
 		{"caller's request id kept", func(*testing.T) context.Context { return bg }, http.Header{"X-Request-Id": {"mine"}}, nil,
 			http.Header{"X-Request-Id": {"mine"}}},
+		{"priority", func(*testing.T) context.Context { return loadshed.NewContext(bg, loadshed.Critical) }, nil, nil,
+			http.Header{"Callguard-Priority": {"critical"}}},
+		{"default priority not sent", func(*testing.T) context.Context { return bg }, nil, nil,
+			http.Header{"Callguard-Priority": {""}}},
+		{"caller's priority header replaced by the context's", func(*testing.T) context.Context { return bg },
+			http.Header{"Callguard-Priority": {"critical"}}, nil, http.Header{"Callguard-Priority": {""}}},
 		{"context's request id wins", func(*testing.T) context.Context { return callguard.ContextWithRequestID(bg, "ctx") },
 			http.Header{"X-Request-Id": {"mine"}}, nil, http.Header{"X-Request-Id": {"ctx"}}},
 		{"caller's callguard headers replaced", func(*testing.T) context.Context { return bg },
@@ -194,6 +201,36 @@ func TestHandlerInbound(t *testing.T) {
 		t.Errorf("no headers: handler ran %v with path %q, want it to run with none", ctx != nil, ttl.PathFromContext(ctx))
 	} else if hops, _ := ttl.FromContext(ctx); hops != 3 {
 		t.Errorf("no headers: handler got hops %d, want the server's default 3", hops)
+	}
+}
+
+func TestHandlerPriority(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+		give string
+		want loadshed.Priority
+	}{
+		{"critical", nil, "critical", loadshed.Critical},
+		{"sheddable", nil, "Sheddable", loadshed.Sheddable},
+		{"absent", nil, "", loadshed.Default},
+		{"malformed", nil, "urgent!!", loadshed.Default},
+		{"edge ignores the claim", []Option{Edge()}, "critical", loadshed.Default},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var kv []string
+			if tt.give != "" {
+				kv = []string{"Callguard-Priority", tt.give}
+			}
+			_, ctx := inbound(t, nil, tt.opts, kv...)
+			if ctx == nil {
+				t.Fatal("handler did not run")
+			}
+			if got := loadshed.FromContext(ctx); got != tt.want {
+				t.Errorf("handler got priority %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 
