@@ -276,3 +276,25 @@ func TestValidRequestID(t *testing.T) {
 		t.Errorf("NewRequestID() = %q, %q: want two different 16-digit ids", a, b)
 	}
 }
+
+func TestErrorWithRequestID(t *testing.T) {
+	boom := callguard.Permanent(errors.New("boom"))
+	ctx := callguard.ContextWithRequestID(context.Background(), "r-7")
+	err := callguard.ErrorWithRequestID(ctx, boom)
+	var rid *callguard.RequestIDError
+	if !errors.As(err, &rid) || rid.ID != "r-7" || !errors.Is(err, boom) || !callguard.IsPermanent(err) {
+		t.Fatalf("ErrorWithRequestID = %#v, want a RequestIDError r-7 around boom, still permanent", err)
+	}
+	if want := "boom [request r-7]"; err.Error() != want {
+		t.Errorf("Error() = %q, want %q", err.Error(), want)
+	}
+	if again := callguard.ErrorWithRequestID(ctx, err); again != err {
+		t.Errorf("annotating twice = %v, want the same error", again)
+	}
+	if got := callguard.ErrorWithRequestID(context.Background(), boom); got != boom {
+		t.Errorf("without an id = %v, want boom unchanged", got)
+	}
+	if got := callguard.ErrorWithRequestID(ctx, nil); got != nil {
+		t.Errorf("nil error = %v, want nil", got)
+	}
+}

@@ -54,3 +54,31 @@ func NewRequestID() string {
 	}
 	return string(b[:])
 }
+
+// A RequestIDError adds a request's correlation id to an error, so that a
+// log line of the error can be joined with the lines of every other service
+// the request touched. errors.Is and errors.As see through it.
+type RequestIDError struct {
+	ID  string
+	Err error
+}
+
+func (e *RequestIDError) Error() string { return e.Err.Error() + " [request " + e.ID + "]" }
+
+// Unwrap returns the annotated error.
+func (e *RequestIDError) Unwrap() error { return e.Err }
+
+// ErrorWithRequestID returns err annotated with the correlation id that ctx
+// carries, as a [*RequestIDError]; err itself when it is nil, ctx carries
+// no id, or err already names it. The adapters annotate the errors they
+// return to callers.
+func ErrorWithRequestID(ctx context.Context, err error) error {
+	id := RequestIDFromContext(ctx)
+	if err == nil || id == "" {
+		return err
+	}
+	if walk(err, func(e error) bool { r, ok := e.(*RequestIDError); return ok && r.ID == id }) {
+		return err
+	}
+	return &RequestIDError{ID: id, Err: err}
+}

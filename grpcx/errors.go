@@ -55,12 +55,17 @@ func (e *Error) Unwrap() error { return e.err }
 func (e *Error) GRPCStatus() *status.Status { return e.st }
 
 // callerError turns the error of a client policy into the error the caller
-// of the RPC gets. A bare status error from gRPC is returned as it is.
+// of the RPC gets. A bare status error from gRPC is returned as it is,
+// unless there is a request id to add.
+// When ctx carries a request id, the error is an [*Error] whose message
+// names it (a [*callguard.RequestIDError] inside); the status is the same.
 func callerError(ctx context.Context, err error) error {
-	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok { //nolint:errorlint // only an unwrapped status error
+	_, bare := err.(interface{ GRPCStatus() *status.Status }) //nolint:errorlint // only an unwrapped status error
+	annotated := callguard.ErrorWithRequestID(ctx, err)
+	if bare && annotated == err {
 		return err
 	}
-	return &Error{err: err, st: statusOf(ctx, err)}
+	return &Error{err: annotated, st: statusOf(ctx, err)}
 }
 
 // statusOf returns the status for err; see [Error].

@@ -154,7 +154,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err == nil {
 		err = errNoResponse
 	}
-	return nil, err
+	return nil, callguard.ErrorWithRequestID(req.Context(), err)
 }
 
 // CloseIdleConnections closes the idle connections of the next
