@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/loadshed"
 )
 
 // An Option configures an interceptor. Options that concern only client
@@ -28,6 +29,8 @@ type options struct {
 	maxDeadline time.Duration
 	margin      time.Duration
 	minService  time.Duration
+	exempt      func(fullMethod string) bool              // nil: none
+	priority    func(fullMethod string) loadshed.Priority // nil: the caller's
 }
 
 // newOptions resolves opts. It panics, with a message that names the
@@ -111,6 +114,32 @@ func Edge() Option {
 // Client interceptors ignore it.
 func WithRequestIDs() Option {
 	return optionFunc(func(o *options) { o.requestIDs = true })
+}
+
+// WithExempt makes a server interceptor run the handler of a call for
+// whose full method name ("/package.Service/Method") f returns true without
+// its policy: neither shed, nor limited, nor timed by it. Use it for health
+// checks ("/grpc.health.v1.Health/Check"), which must answer while the
+// server sheds load. Such a call still gets the context of the interceptor
+// (hops, path, priority, request id, deadline) and is refused with
+// DeadlineExceeded when it arrives with too little time left. The default,
+// and f == nil, exempts nothing. Client interceptors ignore it; f must be
+// safe for concurrent use and fast: it runs for every call.
+func WithExempt(f func(fullMethod string) bool) Option {
+	return optionFunc(func(o *options) { o.exempt = f })
+}
+
+// WithPriority makes a server interceptor set the priority of each call,
+// for a [loadshed.Limiter] in its policy and for the handler's outgoing
+// calls, to what f returns for the call's full method name: for example
+// [loadshed.Critical] for a payment method, [loadshed.Sheddable] for a
+// batch export. It overrides the callguard-priority that the caller sent,
+// with [Edge] or without. The default, and f == nil, is the caller's
+// priority (without Edge) or [loadshed.Default]. Client interceptors ignore
+// it; f must be safe for concurrent use and fast: it runs for every call,
+// and costs one allocation (the context).
+func WithPriority(f func(fullMethod string) loadshed.Priority) Option {
+	return optionFunc(func(o *options) { o.priority = f })
 }
 
 // WithClassifier sets how a client interceptor turns a failed attempt into

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/loadshed"
 )
 
 // UnaryServerInterceptor returns an interceptor that runs every unary
@@ -25,6 +26,11 @@ import (
 //     handler): Unavailable, with the trailer grpc-retry-pushback-ms set to
 //     the pushback delay in milliseconds, or to -1, "do not retry", when
 //     none is known. Only the tier next to the fault retries;
+//   - retries that ran out (retry.ErrExhausted, as from a handler whose own
+//     client interceptor gave up on a dependency), unless the last error
+//     was permanent, a loop or a hop refusal: Unavailable with
+//     grpc-retry-pushback-ms -1, whatever that error was. The handler's
+//     client was next to the fault and has retried; no tier above may;
 //   - a timeout or deadline (timeout.ErrTimeout, context.DeadlineExceeded):
 //     DeadlineExceeded;
 //   - the caller's cancellation: Canceled;
@@ -44,6 +50,16 @@ import (
 // call with less time left than [WithMinServiceTime]. [Edge] ignores the
 // callers' hops and path. A loop refusal also sends the trailer
 // callguard-path, the whole loop as [ttl.FormatPath] writes it.
+//
+// A [loadshed.Limiter] in p sheds calls: a shed call is answered
+// Unavailable with grpc-retry-pushback-ms -1 (or the limiter's delay, see
+// loadshed.WithPushback), a call refused for want of time
+// ([loadshed.ErrDeadline]) DeadlineExceeded. It ranks calls by the
+// priority that the caller sent in callguard-priority (not with [Edge]),
+// or that [WithPriority] assigns to the method, and learns from the
+// handler's error ([loadshed.OutcomeOf]: an overloaded or deadline error
+// backs the limit off). [WithExempt] takes methods such as health checks
+// out of the policy altogether.
 //
 // A healthy call costs the policy's own work and three allocations (one
 // for the call, two for the hop state), plus one per callguard metadata key
@@ -72,6 +88,8 @@ type server struct {
 	maxDeadline time.Duration
 	margin      time.Duration
 	minService  time.Duration
+	exempt      func(fullMethod string) bool              // nil: none
+	priority    func(fullMethod string) loadshed.Priority // nil: the caller's
 }
 
 func newServer(p callguard.Policy, opts []Option) *server {
@@ -86,20 +104,39 @@ func newServer(p callguard.Policy, opts []Option) *server {
 		maxDeadline: o.maxDeadline,
 		margin:      o.margin,
 		minService:  o.minService,
+		exempt:      o.exempt,
+		priority:    o.priority,
 	}
+}
+
+// admit finishes the context of a call to method after inbound: it reports
+// whether the call is exempt from the policy, and otherwise sets the
+// priority that the server assigns to the method, if any.
+func (s *server) admit(ctx context.Context, method string) (_ context.Context, exempt bool) {
+	if s.exempt != nil && s.exempt(method) {
+		return ctx, true
+	}
+	if s.priority != nil {
+		ctx = loadshed.NewContext(ctx, s.priority(method)) // the server's word over the caller's
+	}
+	return ctx, false
 }
 
 // unary is the interceptor. Its one allocation is the closure, which holds
 // the call's arguments by value; the response travels back in a pooled
 // result, which a handler that a policy abandoned (timeout.WithAbandon) can
 // no longer write once the call has returned.
-func (s *server) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	ctx, cancel, err := s.inbound(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if cancel != nil {
 		defer cancel()
+	}
+	ctx, exempt := s.admit(ctx, info.FullMethod)
+	if exempt {
+		return handler(ctx, req)
 	}
 	r := results.Get().(*result)
 	gen := r.gen
@@ -148,13 +185,20 @@ func (r *result) take() any {
 // errRerun is returned when a policy runs a stream handler a second time.
 var errRerun = callguard.Permanent(errors.New("grpcx: a stream handler runs at most once"))
 
-func (s *server) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	ctx, cancel, err := s.inbound(ss.Context())
 	if err != nil {
 		return err
 	}
 	if cancel != nil {
 		defer cancel()
+	}
+	ctx, exempt := s.admit(ctx, info.FullMethod)
+	if exempt {
+		if ctx != ss.Context() {
+			ss = &serverStream{ServerStream: ss, ctx: ctx}
+		}
+		return handler(srv, ss)
 	}
 	var ran atomic.Bool
 	err = s.h(ctx, func(ctx context.Context) error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/classify"
+	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/ttl"
 )
 
@@ -44,10 +45,24 @@ var (
 //     answered 504 Gateway Timeout at once: neither p nor next runs;
 //   - the request id of a valid X-Request-Id, or a new one
 //     ([WithRequestIDs]), for [callguard.RequestIDFromContext]; the
-//     response carries it back in X-Request-Id.
+//     response carries it back in X-Request-Id;
+//   - the priority of Callguard-Priority, for a [loadshed.Limiter] in p
+//     ([loadshed.FromContext]), unless [WithPriority] assigns one.
 //
 // A server that faces untrusted clients takes [Edge], which makes it
-// ignore the hop budget and path that a client sends and cap its deadline.
+// ignore the hop budget, path and priority that a client sends and cap its
+// deadline. A request that [WithExempt] picks (a health check) gets the
+// context too, but p does not run for it: it is never shed.
+//
+// # Load shedding
+//
+// A [loadshed.Limiter] in p admits or sheds each request. A shed request is
+// answered 503 with Callguard-Pushback -1 (or the limiter's delay and
+// Retry-After, see loadshed.WithPushback), and a request refused for want
+// of time ([loadshed.ErrDeadline]) 504. The limiter learns each admitted
+// request's outcome from the error below: a 503 or 504 that next wrote, or
+// an overloaded or timeout error it passed to [Error], backs the limit off
+// ([loadshed.OutcomeOf]); other answers are samples of the service time.
 //
 // When p refuses the request, or fails it after next ran without writing a
 // response, Handler answers in next's place (DESIGN.md, "Status mapping"):
@@ -57,6 +72,10 @@ var (
 //     with Callguard-Pushback, the delay in milliseconds or -1 ("don't
 //     retry") when the error carries none, and Retry-After, in whole
 //     seconds rounded up, when it does;
+//   - retries that ran out (retry.ErrExhausted), unless the last error was
+//     permanent, a loop or a hop refusal: 503 with Callguard-Pushback -1,
+//     whatever that error was, since only the tier next to the fault may
+//     retry;
 //   - a timeout (context.DeadlineExceeded), or a dependency's 504 passed
 //     on with [Error]: 504 Gateway Timeout;
 //   - a call-path loop or an exhausted hop budget: 508 Loop Detected with
@@ -67,9 +86,10 @@ var (
 //
 // The body is the status text. The policy sees next's outcome as an error
 // when next reports one with [Error], writes a 5xx status (a
-// [*StatusError]), or returns without writing anything after its context
-// ended (the context's cause: a timeout becomes 504); other responses are
-// successes.
+// [*StatusError]; for a 503 also a [callguard.ErrOverloaded] without
+// delay, for a 504 also a [context.DeadlineExceeded]), or returns without
+// writing anything after its context ended (the context's cause: a timeout
+// becomes 504); other responses are successes.
 //
 // next runs in the goroutine of ServeHTTP, and ServeHTTP returns only after
 // next has returned, as the ResponseWriter contract requires: a policy that
@@ -88,7 +108,8 @@ func Handler(next http.Handler, p callguard.Policy, opts ...Option) http.Handler
 		next = http.DefaultServeMux
 	}
 	h := &handler{next: next, h: invoke, edge: o.edge, requestIDs: o.requestIDs,
-		maxDeadline: o.maxDeadline, minServiceTime: o.minServiceTime}
+		maxDeadline: o.maxDeadline, minServiceTime: o.minServiceTime,
+		exempt: o.exempt, priority: o.priority}
 	if p != nil {
 		h.h = p.Wrap(invoke)
 	}
@@ -103,7 +124,9 @@ type handler struct {
 	requestIDs     bool
 	maxDeadline    time.Duration
 	minServiceTime time.Duration
-	pool           sync.Pool // of *serving
+	exempt         func(*http.Request) bool              // nil: none
+	priority       func(*http.Request) loadshed.Priority // nil: the wire's
+	pool           sync.Pool                             // of *serving
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -114,6 +137,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		writeError(w, context.DeadlineExceeded, false) // too late: next never runs
 		return
+	}
+	if h.exempt != nil && h.exempt(r) {
+		h.next.ServeHTTP(w, r.WithContext(ctx)) // no policy at all
+		return
+	}
+	if h.priority != nil {
+		ctx = loadshed.NewContext(ctx, h.priority(r)) // the server's word over the wire's
 	}
 	s := h.pool.Get().(*serving)
 	gen := s.start(w, r)
@@ -186,18 +216,56 @@ func (s *serving) serve(ctx context.Context, gen uint64) error {
 	case s.w.err != nil:
 		return s.w.err
 	case s.w.code >= 500:
-		return &StatusError{StatusCode: s.w.code, Status: strconv.Itoa(s.w.code) + " " + http.StatusText(s.w.code)}
+		return written(s.w.code)
 	case s.w.code == 0 && ctx.Err() != nil:
 		return context.Cause(ctx) // next gave up without a word: answer for it
 	}
 	return nil
 }
 
+// written returns the error that the policy sees for a 5xx status that next
+// wrote: a *StatusError, marked by [marked].
+func written(code int) error {
+	return marked(&StatusError{StatusCode: code, Status: strconv.Itoa(code) + " " + http.StatusText(code)})
+}
+
+// marked returns err, an error of the handler or of its dependency, marked
+// as the class its answer stands for, so that the policy counts it as it
+// counts the error that the answer means (loadshed.OutcomeOf: the limit
+// backs off), and [Error] answers it as such: exhausted retries and a 503
+// or 429 as overloaded (no delay: the tier next to the fault has retried),
+// a 504 as a deadline. Other errors are returned as they are.
+func marked(err error) error {
+	var se *StatusError
+	switch k, _ := classify.Error(err); {
+	case k == classify.Overloaded && !errors.Is(err, callguard.ErrOverloaded):
+		return callguard.Overloaded(0, err) // exhausted retries
+	case k != classify.Other || !errors.As(err, &se):
+		return err
+	}
+	switch se.StatusCode {
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		return callguard.Overloaded(0, err)
+	case http.StatusGatewayTimeout:
+		return &timeoutError{err}
+	}
+	return err
+}
+
+// A timeoutError is a 504 answer. It matches [context.DeadlineExceeded] and
+// unwraps to its *StatusError.
+type timeoutError struct{ err error }
+
+func (e *timeoutError) Error() string        { return e.err.Error() }
+func (e *timeoutError) Unwrap() error        { return e.err }
+func (e *timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
 // Error answers the request that a handler serves with the status for err
 // (see [Handler]; nil err does nothing), and reports err to the policy of
 // the [Handler] the request came through, which counts it as the
-// handler's failure. A handler calls it instead of [http.Error] when a
-// call it made failed:
+// handler's failure (a 503, 429 or 504 response's error marked as
+// overloaded or as a deadline, as a [loadshed.Limiter] needs it). A
+// handler calls it instead of [http.Error] when a call it made failed:
 //
 //	resp, err := client.Do(req.WithContext(r.Context()))
 //	if err != nil {
@@ -209,7 +277,12 @@ func (s *serving) serve(ctx context.Context, gen uint64) error {
 // the handler's client has already retried as far as its policy allowed:
 // the answer is 503 with Callguard-Pushback -1 and no Retry-After, whatever
 // delay the error carries, so that no tier above retries into the fault
-// ("overloaded: don't retry" travels upward). For a failed response that
+// ("overloaded: don't retry" travels upward). The same goes for an error
+// that matches retry.ErrExhausted (the client gave up retrying, whatever
+// the last attempt's error; a permanent, loop or hop error keeps its
+// status), and for the [ResponseError] of a 503 or 429 response, which the
+// transport hands back after its retries: the tier next to the fault has
+// retried, and no other tier may. For a failed response that
 // the handler's client returned, pass [ResponseError](resp): a loop found
 // further down is answered with the same 508 and path, so that the first
 // caller learns the whole loop. If the response has been started already,
@@ -218,6 +291,7 @@ func Error(w http.ResponseWriter, err error) {
 	if err == nil {
 		return
 	}
+	err = marked(err)
 	if rw := findWriter(w); rw != nil {
 		rw.err = err
 		if rw.code != 0 {
@@ -246,9 +320,6 @@ func findWriter(w http.ResponseWriter) *responseWriter {
 // from a dependency of the handler rather than from the server's policy.
 func writeError(w http.ResponseWriter, err error, downstream bool) {
 	kind, delay := classify.Error(err)
-	if kind == classify.Other && gatewayTimeout(err) {
-		kind = classify.Timeout
-	}
 	code := http.StatusInternalServerError
 	h := w.Header()
 	switch kind {
@@ -280,13 +351,6 @@ func writeError(w http.ResponseWriter, err error, downstream bool) {
 		code = http.StatusServiceUnavailable
 	}
 	http.Error(w, http.StatusText(code), code)
-}
-
-// gatewayTimeout reports whether err holds a 504 answer of a dependency,
-// which a handler passes on as its own 504.
-func gatewayTimeout(err error) bool {
-	var se *StatusError
-	return errors.As(err, &se) && se.StatusCode == http.StatusGatewayTimeout
 }
 
 // A responseWriter records what the handler did with the response: the

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/loadshed"
 )
 
 // An Option configures [NewTransport] or [Handler]. Each option says which
@@ -32,6 +33,8 @@ type options struct {
 	minServiceTime time.Duration // 0: none
 	requestIDs     bool
 	edge           bool
+	exempt         func(*http.Request) bool              // nil: none
+	priority       func(*http.Request) loadshed.Priority // nil: the wire's
 }
 
 func newOptions(opts []Option) options {
@@ -146,4 +149,29 @@ func WithRequestIDs() Option {
 // services of your own. For [Handler].
 func Edge() Option {
 	return optionFunc(func(o *options) { o.edge = true })
+}
+
+// WithExempt makes the Handler serve a request for which f returns true
+// without its policy: neither shed, nor limited, nor timed by it. Use it
+// for health checks and readiness probes, which must answer while the
+// server sheds load, or the orchestrator would take an overloaded server
+// for a dead one. Such a request still gets the context of [Handler]
+// ("Propagation"), and is answered 504 at once when it arrives with too
+// little time left. The default, and f == nil, exempts nothing. For
+// [Handler]; f must be safe for concurrent use and fast: it runs for every
+// request.
+func WithExempt(f func(*http.Request) bool) Option {
+	return optionFunc(func(o *options) { o.exempt = f })
+}
+
+// WithPriority makes the Handler set the priority of each request, for a
+// [loadshed.Limiter] in its policy and for the handler's outgoing calls, to
+// what f returns: for example [loadshed.Critical] for the checkout route,
+// [loadshed.Sheddable] for prefetches. It overrides the Callguard-Priority
+// that the caller sent, with [Edge] or without. The default, and f == nil,
+// is the caller's priority (without Edge) or [loadshed.Default]. For
+// [Handler]; f must be safe for concurrent use and fast: it runs for every
+// request, and costs one allocation (the context).
+func WithPriority(f func(*http.Request) loadshed.Priority) Option {
+	return optionFunc(func(o *options) { o.priority = f })
 }

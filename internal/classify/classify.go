@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/retry"
 )
 
 // A Kind is a class of server-side outcome.
@@ -17,8 +18,9 @@ type Kind int
 const (
 	// Other is any other error: HTTP 500, gRPC as the error says.
 	Other Kind = iota
-	// Overloaded covers shed, full, open and overloaded errors: HTTP 503,
-	// gRPC Unavailable, both with a pushback ("-1" when no delay is known).
+	// Overloaded covers shed, full, open and overloaded errors, and a
+	// downstream call whose retries were exhausted: HTTP 503, gRPC
+	// Unavailable, both with a pushback ("-1" when no delay is known).
 	Overloaded
 	// Timeout is a deadline that passed: HTTP 504, gRPC DeadlineExceeded.
 	Timeout
@@ -39,22 +41,26 @@ type Coded interface {
 
 // Error sorts err. For Overloaded it also returns the pushback delay, zero
 // meaning "do not retry".
+//
+// An error that matches [retry.ErrExhausted] is Overloaded with no delay,
+// whatever its last attempt's error was: the server's own client has
+// retried its dependency as far as its policy allowed, so the server's
+// callers must not retry in their turn, or retries multiply tier by tier
+// (DESIGN.md, "Errors are the protocol"). Only a last error that retrying
+// cannot fix keeps its class: a permanent error, a loop, an exhausted hop
+// budget.
 func Error(err error) (k Kind, pushback time.Duration) {
 	switch {
 	case err == nil:
 		return Other, 0
+	case errors.Is(err, retry.ErrExhausted) && !callguard.IsPermanent(err) && code(err) == Other:
+		return Overloaded, 0
 	case errors.Is(err, callguard.ErrOverloaded):
 		d, _ := callguard.Pushback(err)
 		return Overloaded, d
 	}
-	var c Coded
-	if errors.As(err, &c) {
-		switch c.CallguardError() {
-		case "loop":
-			return Loop, 0
-		case "hops":
-			return Hops, 0
-		}
+	if k := code(err); k != Other {
+		return k, 0
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
@@ -63,4 +69,19 @@ func Error(err error) (k Kind, pushback time.Duration) {
 		return Canceled, 0
 	}
 	return Other, 0
+}
+
+// code returns Loop or Hops for an error that names that wire code, and
+// Other for any other error.
+func code(err error) Kind {
+	var c Coded
+	if errors.As(err, &c) {
+		switch c.CallguardError() {
+		case "loop":
+			return Loop
+		case "hops":
+			return Hops
+		}
+	}
+	return Other
 }
