@@ -98,8 +98,9 @@ func TestServerInterceptorAllocs(t *testing.T) {
 	n := testing.AllocsPerRun(100, func() {
 		in(ctx, nil, info, noopHandler)
 	})
-	// 1 for the closure, 2 for the inbound hop state (ttl.Inbound).
-	if n > 3 {
-		t.Errorf("UnaryServerInterceptor allocs = %v, want <= 3", n)
+	// 1 for the closure; a call without callguard metadata carries no hop
+	// state (ttl.Inbound allocates only for one that does).
+	if n > 1 {
+		t.Errorf("UnaryServerInterceptor allocs = %v, want <= 1", n)
 	}
 }

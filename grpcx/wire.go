@@ -58,9 +58,9 @@ func incoming(ctx context.Context, key string) string {
 // call ends. A call that cannot finish in time gets a DeadlineExceeded
 // error.
 func (s *server) inbound(ctx context.Context) (_ context.Context, cancel context.CancelFunc, _ error) {
-	// Always an inbound state, even an empty one: a TTL policy then gives
-	// the call its own default budget (ttl.WithDefaultHops), which it does
-	// not for a context without ttl state.
+	// With no hop metadata (or under Edge), Inbound leaves the context as
+	// it is, and the server's TTL policy gives the call its default budget
+	// (ttl.WithDefaultHops).
 	var hops, path string
 	if !s.edge {
 		hops, path = incoming(ctx, ttl.HopsMetadata), incoming(ctx, ttl.PathMetadata)

@@ -89,9 +89,8 @@ func (h *handler) inbound(w http.ResponseWriter, r *http.Request) (ctx context.C
 	if !h.edge {
 		hops, path = first(hdr[ttl.HopsHeader]), joined(hdr[ttl.PathHeader])
 	}
-	// Even with neither header, Inbound marks the request as one that the
-	// server's TTL policy has yet to see, so that the policy gives it the
-	// server's default budget.
+	// With neither header (or under Edge), Inbound leaves the context as it
+	// is, and the server's TTL policy gives the request its default budget.
 	ctx = ttl.Inbound(r.Context(), hops, path)
 	if !h.edge {
 		if p, ok := loadshed.ParsePriority(first(hdr[loadshed.PriorityHeader])); ok && p != loadshed.Default {

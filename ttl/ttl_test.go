@@ -336,3 +336,27 @@ func TestClientDefaultHops(t *testing.T) {
 		t.Errorf("Outbound hops = %q, want 2", hops)
 	}
 }
+
+func TestInboundWithoutHeaders(t *testing.T) {
+	bg := context.Background()
+	if ctx := Inbound(bg, "", ""); ctx != bg {
+		t.Error("Inbound without headers made a new context, want the same one")
+	}
+	// A server's TTL still gives such a request its own default budget and id.
+	var hops, path string
+	_ = New(WithService("edge"), WithDefaultHops(5)).Do(Inbound(bg, "", ""), func(ctx context.Context) error {
+		hops, path, _ = Outbound(ctx)
+		return nil
+	})
+	if hops != "4" || path != "edge" {
+		t.Errorf("Outbound = %q, %q, want 4, edge", hops, path)
+	}
+	// A context that already carries state is reset, as edge mode needs.
+	ctx := Inbound(NewContext(bg, 200), "", "")
+	if _, ok := FromContext(ctx); ok {
+		t.Error("Inbound(\"\", \"\") kept an earlier budget, want it dropped")
+	}
+	if n := testing.AllocsPerRun(10, func() { _ = Inbound(bg, "", "") }); !race.Enabled && n != 0 {
+		t.Errorf("Inbound without headers allocs = %v, want 0", n)
+	}
+}
