@@ -23,7 +23,7 @@ func Chain(ps ...Policy) *Pipeline {
 			p.policies = append(p.policies, pol)
 		}
 	}
-	p.h = p.Wrap(invoke)
+	p.h = p.Wrap(Invoke)
 	return p
 }
 

@@ -23,7 +23,9 @@ type PolicyFunc func(next Handler) Handler
 // Wrap returns f(next).
 func (f PolicyFunc) Wrap(next Handler) Handler { return f(next) }
 
-// invoke is the innermost handler of every pipeline: it runs the call.
-func invoke(ctx context.Context, call func(context.Context) error) error {
+// Invoke is the innermost Handler of every pipeline: it runs call with ctx.
+// A policy's Do method runs its own handler around Invoke, so that Do and
+// Wrap share one code path.
+func Invoke(ctx context.Context, call func(context.Context) error) error {
 	return call(ctx)
 }

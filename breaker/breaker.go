@@ -79,7 +79,7 @@ func New(opts ...Option) *Breaker {
 // If fn panics, the call counts as a failure and Do panics again with the
 // same value.
 func (cb *Breaker) Do(ctx context.Context, fn func(context.Context) error) error {
-	return cb.run(ctx, direct, fn)
+	return cb.run(ctx, callguard.Invoke, fn)
 }
 
 // Wrap returns a handler that runs next under the breaker, as [Breaker.Do]
@@ -88,11 +88,6 @@ func (cb *Breaker) Wrap(next callguard.Handler) callguard.Handler {
 	return func(ctx context.Context, call func(context.Context) error) error {
 		return cb.run(ctx, next, call)
 	}
-}
-
-// direct runs call itself: the handler that Do wraps.
-func direct(ctx context.Context, call func(context.Context) error) error {
-	return call(ctx)
 }
 
 // run is the hot path. gobreaker's Execute takes the request as an argument

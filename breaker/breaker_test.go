@@ -390,7 +390,7 @@ func TestDoAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = cb.Do(ctx, succeed) }); n != 0 {
 		t.Errorf("Do allocs = %v, want 0", n)
 	}
-	h := cb.Wrap(direct)
+	h := cb.Wrap(callguard.Invoke)
 	if n := testing.AllocsPerRun(100, func() { _ = h(ctx, succeed) }); n != 0 {
 		t.Errorf("Wrap handler allocs = %v, want 0", n)
 	}

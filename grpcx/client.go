@@ -51,11 +51,8 @@ func newClient(p callguard.Policy, opts []Option) *client {
 		panic("grpcx: nil policy")
 	}
 	o := newOptions(opts)
-	return &client{h: p.Wrap(invoke), classify: o.classify, retryFirst: o.retryFirst}
+	return &client{h: p.Wrap(callguard.Invoke), classify: o.classify, retryFirst: o.retryFirst}
 }
-
-// invoke is the innermost handler: it runs the attempt.
-func invoke(ctx context.Context, call func(context.Context) error) error { return call(ctx) }
 
 // mark classifies the error of a failed attempt. A classifier that returns
 // nil leaves the error as it is.

@@ -192,9 +192,9 @@ func WithRetryFirstMessage() Option {
 // count from the call's context (see the retry package): it needs no call
 // option.
 func WithPolicy(p callguard.Policy) grpc.CallOption {
-	h := invoke
+	h := callguard.Invoke
 	if p != nil {
-		h = p.Wrap(invoke)
+		h = p.Wrap(callguard.Invoke)
 	}
 	return policyOption{h: h}
 }

@@ -98,7 +98,7 @@ func newServer(p callguard.Policy, opts []Option) *server {
 	}
 	o := newOptions(opts) // the client options are ignored
 	return &server{
-		h:           p.Wrap(invoke),
+		h:           p.Wrap(callguard.Invoke),
 		edge:        o.edge,
 		requestIDs:  o.requestIDs,
 		maxDeadline: o.maxDeadline,

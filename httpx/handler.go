@@ -107,11 +107,11 @@ func Handler(next http.Handler, p callguard.Policy, opts ...Option) http.Handler
 	if next == nil {
 		next = http.DefaultServeMux
 	}
-	h := &handler{next: next, h: invoke, edge: o.edge, requestIDs: o.requestIDs,
+	h := &handler{next: next, h: callguard.Invoke, edge: o.edge, requestIDs: o.requestIDs,
 		maxDeadline: o.maxDeadline, minServiceTime: o.minServiceTime,
 		exempt: o.exempt, priority: o.priority}
 	if p != nil {
-		h.h = p.Wrap(invoke)
+		h.h = p.Wrap(callguard.Invoke)
 	}
 	h.pool.New = func() any { return &serving{h: h} }
 	return h

@@ -112,16 +112,14 @@ func NewTransport(next http.RoundTripper, p callguard.Policy, opts ...Option) ht
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	t := &transport{next: next, h: invoke, classifier: o.classifier, maxPushback: o.maxPushback,
+	t := &transport{next: next, h: callguard.Invoke, classifier: o.classifier, maxPushback: o.maxPushback,
 		propagate: o.propagate, margin: o.margin}
 	if p != nil {
-		t.h = p.Wrap(invoke)
+		t.h = p.Wrap(callguard.Invoke)
 	}
 	t.pool.New = func() any { return &roundTrip{t: t} }
 	return t
 }
-
-func invoke(ctx context.Context, call func(context.Context) error) error { return call(ctx) }
 
 type transport struct {
 	next        http.RoundTripper

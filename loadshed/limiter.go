@@ -163,7 +163,7 @@ func (l *Limiter) Acquire(ctx context.Context) (Token, error) {
 // or Acquire's error without calling fn. fn's error says how the slot is
 // released ([OutcomeOf]); a panic releases it as [Ignored] and goes on up.
 func (l *Limiter) Do(ctx context.Context, fn func(context.Context) error) error {
-	return l.run(ctx, fn, invoke)
+	return l.run(ctx, fn, callguard.Invoke)
 }
 
 // Wrap returns a handler that runs next under the limiter, as
@@ -185,8 +185,6 @@ func (l *Limiter) run(ctx context.Context, call func(context.Context) error, nex
 	o = OutcomeOf(err)
 	return err
 }
-
-func invoke(ctx context.Context, call func(context.Context) error) error { return call(ctx) }
 
 // Limit returns the current concurrency limit.
 func (l *Limiter) Limit() int { return int(l.limit.Load()) }

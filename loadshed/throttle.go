@@ -175,7 +175,7 @@ func (t *Throttle) Counts() (requests, accepts int64) {
 // returns [ErrThrottled] without calling fn, and returns what fn returns.
 // fn's error says whether the backend accepted the call; see [Throttle].
 func (t *Throttle) Do(ctx context.Context, fn func(context.Context) error) error {
-	return t.run(ctx, fn, invoke)
+	return t.run(ctx, fn, callguard.Invoke)
 }
 
 // Wrap returns a handler that runs next under the Throttle, as

@@ -67,7 +67,7 @@ func New(opts ...Option) *Retry {
 // capped by [WithMaxPushback]. A call that succeeds at once allocates
 // nothing.
 func (r *Retry) Do(ctx context.Context, fn func(context.Context) error) error {
-	return r.run(ctx, invoke, fn)
+	return r.run(ctx, callguard.Invoke, fn)
 }
 
 // Wrap returns a handler that runs next under the retry policy, as [Retry.Do]
@@ -77,8 +77,6 @@ func (r *Retry) Wrap(next callguard.Handler) callguard.Handler {
 		return r.run(ctx, next, call)
 	}
 }
-
-func invoke(ctx context.Context, call func(context.Context) error) error { return call(ctx) }
 
 // run makes the first attempt. It is the whole success path: no backoff, no
 // timer, no allocation.

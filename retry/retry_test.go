@@ -312,7 +312,7 @@ func TestDoAllocs(t *testing.T) {
 			if n := testing.AllocsPerRun(100, func() { _ = tt.give.Do(ctx, ok) }); n != 0 {
 				t.Errorf("Do allocs = %v, want 0", n)
 			}
-			h := tt.give.Wrap(invoke)
+			h := tt.give.Wrap(callguard.Invoke)
 			if n := testing.AllocsPerRun(100, func() { _ = h(ctx, ok) }); n != 0 {
 				t.Errorf("Wrap(…)(…) allocs = %v, want 0", n)
 			}

@@ -54,7 +54,7 @@ func New(d time.Duration, opts ...Option) *Timeout {
 // holds the caller past the deadline, until it returns. With [WithAbandon],
 // Do runs fn in a new goroutine and returns at the deadline without it.
 func (t *Timeout) Do(ctx context.Context, fn func(context.Context) error) error {
-	return t.run(ctx, fn, invoke)
+	return t.run(ctx, fn, callguard.Invoke)
 }
 
 // Wrap returns a handler that runs next under the timeout, as [Timeout.Do]
@@ -64,8 +64,6 @@ func (t *Timeout) Wrap(next callguard.Handler) callguard.Handler {
 		return t.run(ctx, call, next)
 	}
 }
-
-func invoke(ctx context.Context, call func(context.Context) error) error { return call(ctx) }
 
 func (t *Timeout) run(ctx context.Context, call func(context.Context) error, next callguard.Handler) error {
 	var tctx context.Context

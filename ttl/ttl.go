@@ -174,7 +174,7 @@ func New(opts ...Option) *TTL {
 
 // Do runs fn if the request in ctx may go on: see [TTL].
 func (t *TTL) Do(ctx context.Context, fn func(context.Context) error) error {
-	return t.handle(ctx, fn, invoke)
+	return t.handle(ctx, fn, callguard.Invoke)
 }
 
 // Wrap implements [callguard.Policy].
@@ -183,8 +183,6 @@ func (t *TTL) Wrap(next callguard.Handler) callguard.Handler {
 		return t.handle(ctx, call, next)
 	}
 }
-
-func invoke(ctx context.Context, call func(context.Context) error) error { return call(ctx) }
 
 func (t *TTL) handle(ctx context.Context, call func(context.Context) error, next callguard.Handler) error {
 	st := fromContext(ctx)
