@@ -17,7 +17,7 @@ import (
 type Bulkhead struct {
 	limit   int64
 	maxWait time.Duration
-	onFull  func()
+	onFull  func(context.Context)
 	clock   clock.Clock
 
 	held    atomic.Int64 // slots taken, by running calls and by TryAcquire
@@ -85,7 +85,7 @@ func (b *Bulkhead) TryAcquire() bool {
 	if b.waiting.Load() == 0 && b.take() {
 		return true
 	}
-	b.full()
+	b.full(context.Background())
 	return false
 }
 
@@ -116,7 +116,7 @@ func (b *Bulkhead) acquire(ctx context.Context) error {
 		return nil
 	}
 	if b.maxWait == 0 {
-		b.full()
+		b.full(ctx)
 		return ErrFull
 	}
 	return b.wait(ctx)
@@ -135,9 +135,9 @@ func (b *Bulkhead) take() bool {
 	}
 }
 
-func (b *Bulkhead) full() {
+func (b *Bulkhead) full(ctx context.Context) {
 	if b.onFull != nil {
-		b.onFull()
+		b.onFull(ctx)
 	}
 }
 
@@ -168,7 +168,7 @@ func (b *Bulkhead) wait(ctx context.Context) error {
 		if !b.dequeue(ready) {
 			return nil // handOff gave us a slot as the wait ended: keep it
 		}
-		b.full()
+		b.full(ctx)
 		return ErrFull
 	case <-ctx.Done():
 		if !b.dequeue(ready) {

@@ -81,7 +81,7 @@ func TestDoReturnsFnResult(t *testing.T) {
 
 func TestDoFullRejectsAtOnce(t *testing.T) {
 	var fulls atomic.Int64
-	b := New(2, OnFull(func() { fulls.Add(1) }))
+	b := New(2, OnFull(func(context.Context) { fulls.Add(1) }))
 	fill(t, b)
 	called := false
 	err := b.Do(context.Background(), func(context.Context) error { called = true; return nil })
@@ -190,7 +190,7 @@ func TestWaitGetsReleasedSlot(t *testing.T) {
 func TestWaitTimesOut(t *testing.T) {
 	clk := clock.NewFake()
 	var fulls atomic.Int64
-	b := New(1, WithMaxWait(time.Second), withClock(clk), OnFull(func() { fulls.Add(1) }))
+	b := New(1, WithMaxWait(time.Second), withClock(clk), OnFull(func(context.Context) { fulls.Add(1) }))
 	fill(t, b)
 	errc := startDo(b, context.Background(), func(context.Context) error {
 		t.Error("fn called after the wait expired")
@@ -335,4 +335,22 @@ func TestDoAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = full.Do(ctx, ok) }); n != 0 {
 		t.Errorf("Do allocs when full = %v, want 0", n)
 	}
+}
+
+// TestOnFullContext checks that the hook gets the refused call's context,
+// with its request id, and context.Background from TryAcquire.
+func TestOnFullContext(t *testing.T) {
+	var ids []string
+	b := New(1, OnFull(func(ctx context.Context) { ids = append(ids, callguard.RequestIDFromContext(ctx)) }))
+	fill(t, b)
+	ctx := callguard.ContextWithRequestID(context.Background(), "req-7")
+	if err := b.Do(ctx, func(context.Context) error { return nil }); !errors.Is(err, ErrFull) {
+		t.Fatalf("Do(…) = %v, want %v", err, ErrFull)
+	}
+	b.TryAcquire()
+	if len(ids) != 2 || ids[0] != "req-7" || ids[1] != "" {
+		t.Errorf("OnFull saw request ids %q, want [req-7 \"\"]", ids)
+	}
+	b.Release()
+	checkIdle(t, b)
 }

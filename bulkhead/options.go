@@ -1,6 +1,7 @@
 package bulkhead
 
 import (
+	"context"
 	"time"
 
 	"github.com/callguard/callguard/internal/clock"
@@ -15,7 +16,7 @@ func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
 	maxWait time.Duration
-	onFull  func()
+	onFull  func(context.Context)
 	clock   clock.Clock
 }
 
@@ -29,11 +30,13 @@ func WithMaxWait(d time.Duration) Option {
 }
 
 // OnFull sets a function that is called each time the bulkhead refuses a
-// call: when [Bulkhead.Do] returns [ErrFull] and when [Bulkhead.TryAcquire]
-// returns false. It runs synchronously on the caller's goroutine, so it must
-// be fast and safe for concurrent use (increment a counter, for example).
-// The default, nil, means no hook.
-func OnFull(fn func()) Option {
+// call: when [Bulkhead.Do] returns [ErrFull], with the call's context (and
+// so its request id, see [callguard.RequestIDFromContext]), and when
+// [Bulkhead.TryAcquire] returns false, with [context.Background]. It runs
+// synchronously on the caller's goroutine, so it must be fast and safe for
+// concurrent use (increment a counter, for example). The default, nil,
+// means no hook.
+func OnFull(fn func(ctx context.Context)) Option {
 	return optionFunc(func(o *options) { o.onFull = fn })
 }
 

@@ -116,7 +116,7 @@ func TestUnaryPushback(t *testing.T) {
 			ts := &testServer{unary: failing(1, codes.Unavailable, metadata.Pairs("grpc-retry-pushback-ms", tt.givePushback))}
 			var delay time.Duration
 			r := retry.New(retry.WithMaxAttempts(3), retry.WithBackoff(0, 0),
-				retry.OnRetry(func(_ int, _ error, d time.Duration) { delay = d }))
+				retry.OnRetry(func(_ context.Context, _ int, _ error, d time.Duration) { delay = d }))
 			c := dial(t, startServer(t, ts), withPolicy(r)...)
 			_, err := c.UnaryCall(testCtx(t), &testpb.SimpleRequest{})
 			if n := ts.calls.Load(); n != tt.wantCalls {
@@ -241,7 +241,7 @@ func TestUnaryTimeoutPerAttempt(t *testing.T) {
 func TestUnaryCallerCanceled(t *testing.T) {
 	ts := &testServer{unary: failing(100, codes.Unavailable, nil)}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := retry.New(retry.WithBackoff(time.Hour, time.Hour), retry.OnRetry(func(int, error, time.Duration) { cancel() }))
+	r := retry.New(retry.WithBackoff(time.Hour, time.Hour), retry.OnRetry(func(context.Context, int, error, time.Duration) { cancel() }))
 	c := dial(t, startServer(t, ts), withPolicy(r)...)
 	_, err := c.UnaryCall(ctx, &testpb.SimpleRequest{})
 	if !errors.Is(err, context.Canceled) || status.Code(err) != codes.Canceled {

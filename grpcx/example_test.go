@@ -57,7 +57,7 @@ func Example() {
 	defer stop()
 
 	out := callguard.Chain(
-		retry.New(retry.OnRetry(func(attempt int, err error, _ time.Duration) {
+		retry.New(retry.OnRetry(func(_ context.Context, attempt int, err error, _ time.Duration) {
 			fmt.Printf("attempt %d: %v\n", attempt, status.Code(err))
 		})),
 		breaker.New(),
@@ -98,7 +98,7 @@ func ExampleUnaryServerInterceptor() {
 	defer stop()
 
 	var retries int
-	out := retry.New(retry.OnRetry(func(int, error, time.Duration) { retries++ }))
+	out := retry.New(retry.OnRetry(func(context.Context, int, error, time.Duration) { retries++ }))
 	conn, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDisableRetry(),

@@ -159,7 +159,7 @@ func withPolicy(p callguard.Policy, opts ...grpcx.Option) []grpc.DialOption {
 // them and counts its retries in *count.
 func retries(n int, count *atomic.Int64) *retry.Retry {
 	return retry.New(retry.WithMaxAttempts(n), retry.WithBackoff(0, 0),
-		retry.OnRetry(func(int, error, time.Duration) {
+		retry.OnRetry(func(context.Context, int, error, time.Duration) {
 			if count != nil {
 				count.Add(1)
 			}

@@ -207,7 +207,7 @@ func TestTransportTransportErrors(t *testing.T) {
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	var attempts int
-	r := fastRetry(3, retry.OnRetry(func(int, error, time.Duration) { attempts++ }))
+	r := fastRetry(3, retry.OnRetry(func(context.Context, int, error, time.Duration) { attempts++ }))
 	c := &http.Client{Transport: NewTransport(tr, r)}
 	_, err := c.Post("http://"+deadAddr(t), "text/plain", strings.NewReader("x"))
 	if !errors.Is(err, retry.ErrExhausted) || attempts != 2 {
@@ -252,7 +252,7 @@ func TestTransportPushback(t *testing.T) {
 				io.WriteString(w, "ok")
 			})
 			var delays []time.Duration
-			r := fastRetry(2, retry.WithMaxPushback(40*time.Millisecond), retry.OnRetry(func(_ int, _ error, d time.Duration) {
+			r := fastRetry(2, retry.WithMaxPushback(40*time.Millisecond), retry.OnRetry(func(_ context.Context, _ int, _ error, d time.Duration) {
 				delays = append(delays, d)
 			}))
 			resp, err := newClient(ts, r, tt.opts...).Get(ts.URL)

@@ -36,7 +36,7 @@ type Limiter struct {
 	learned            bool
 	pushback           time.Duration
 	onLimit            func(old, new int)
-	onShed             func(Priority)
+	onShed             func(context.Context, Priority)
 	_                  [64]byte // keep the hot words below off the config's cache lines
 
 	allow    [3]atomic.Int64 // in-flight bound per Priority.index; follows limit
@@ -146,7 +146,7 @@ func (l *Limiter) Acquire(ctx context.Context) (Token, error) {
 		return Token{}, ErrDeadline
 	}
 	if p < Critical && l.outranked(p) {
-		return Token{}, l.refuse(p, ReasonPriority)
+		return Token{}, l.refuse(ctx, p, ReasonPriority)
 	}
 	if l.waiting.Load() == 0 {
 		if n, ok := l.take(p); ok {
@@ -156,7 +156,7 @@ func (l *Limiter) Acquire(ctx context.Context) (Token, error) {
 	if l.maxWait > 0 {
 		return l.wait(ctx, p)
 	}
-	return Token{}, l.refuse(p, ReasonLimit)
+	return Token{}, l.refuse(ctx, p, ReasonLimit)
 }
 
 // Do runs fn if [Limiter.Acquire] admits it, and returns what fn returns,
@@ -323,14 +323,14 @@ func (l *Limiter) outranked(p Priority) bool {
 }
 
 // refuse counts a refusal and returns its error.
-func (l *Limiter) refuse(p Priority, r Reason) error {
+func (l *Limiter) refuse(ctx context.Context, p Priority, r Reason) error {
 	i := p.index()
 	l.shed[i].Add(1)
 	if s := l.seq.Load() + 1; l.shedSeq[i].Load() != s {
 		l.shedSeq[i].Store(s)
 	}
 	if l.onShed != nil {
-		l.onShed(p)
+		l.onShed(ctx, p)
 	}
 	if l.pushback == 0 {
 		return ErrShed

@@ -238,7 +238,7 @@ func TestPriorityShares(t *testing.T) {
 func TestOutranked(t *testing.T) {
 	clk := clock.NewFake()
 	var shed []Priority
-	l := New(withClock(clk), WithPushback(time.Second), OnShed(func(p Priority) { shed = append(shed, p) }))
+	l := New(withClock(clk), WithPushback(time.Second), OnShed(func(_ context.Context, p Priority) { shed = append(shed, p) }))
 	var toks []Token
 	for range 40 { // 20 admitted, 20 refused
 		if tok, err := l.Acquire(critical); err == nil {
@@ -385,5 +385,35 @@ func TestDoAllocs(t *testing.T) {
 		if n := testing.AllocsPerRun(100, tt.fn); n != 0 {
 			t.Errorf("%s allocs = %v, want 0", tt.name, n)
 		}
+	}
+}
+
+// TestOnShedContext checks that the hook gets the refused request's
+// context, with its request id, on every path that sheds.
+func TestOnShedContext(t *testing.T) {
+	clk := clock.NewFake()
+	var ids []string
+	l := New(withClock(clk), WithFixedLimit(1), WithMaxWait(time.Second), WithMaxQueue(1),
+		OnShed(func(ctx context.Context, _ Priority) { ids = append(ids, callguard.RequestIDFromContext(ctx)) }))
+	tok, err := l.Acquire(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		_, err := l.Acquire(callguard.ContextWithRequestID(bg, "queued")) // times out in the queue
+		waited <- err
+	}()
+	clk.BlockUntil(1)
+	if _, err := l.Acquire(callguard.ContextWithRequestID(bg, "full")); !errors.Is(err, ErrShed) {
+		t.Errorf("Acquire with a full queue = %v, want ErrShed", err)
+	}
+	clk.Advance(time.Second)
+	if err := <-waited; !errors.Is(err, ErrShed) {
+		t.Errorf("Acquire that waited too long = %v, want ErrShed", err)
+	}
+	tok.Release(Success)
+	if got, want := fmt.Sprint(ids), "[full queued]"; got != want {
+		t.Errorf("OnShed saw request ids %s, want %s", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package loadshed
 
 import (
+	"context"
 	"time"
 
 	"github.com/callguard/callguard/internal/clock"
@@ -52,7 +53,7 @@ type options struct {
 	learned                     bool
 	pushback                    time.Duration
 	onLimit                     func(old, new int)
-	onShed                      func(Priority)
+	onShed                      func(context.Context, Priority)
 	clock                       clock.Clock
 }
 
@@ -186,10 +187,11 @@ func OnLimitChange(fn func(old, new int)) Option {
 }
 
 // OnShed sets a function called, on the caller's goroutine, each time the
-// limiter refuses a request for lack of a slot, with the request's
+// limiter refuses a request for lack of a slot, with the request's context
+// (and so its request id, see [callguard.RequestIDFromContext]) and
 // priority. Refusals with [ErrDeadline] do not call it. It must be fast and
 // safe for concurrent use. The default, nil, means no hook.
-func OnShed(fn func(Priority)) Option {
+func OnShed(fn func(ctx context.Context, p Priority)) Option {
 	return optionFunc(func(o *options) { o.onShed = fn })
 }
 

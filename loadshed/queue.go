@@ -44,7 +44,7 @@ func (l *Limiter) wait(ctx context.Context, p Priority) (Token, error) {
 	l.mu.Lock()
 	if l.full() && !l.evictBelow(p) {
 		l.mu.Unlock()
-		return Token{}, l.refuse(p, ReasonQueueFull)
+		return Token{}, l.refuse(ctx, p, ReasonQueueFull)
 	}
 	maxWait := l.maxWait
 	if l.queueMode <= codelLIFO && l.standing() {
@@ -66,7 +66,7 @@ func (l *Limiter) wait(ctx context.Context, p Priority) (Token, error) {
 	case <-w.ready:
 	case <-t.C():
 		if l.dequeue(w) {
-			return Token{}, l.refuse(p, ReasonQueueTimeout)
+			return Token{}, l.refuse(ctx, p, ReasonQueueTimeout)
 		}
 	case <-ctx.Done():
 		if !l.dequeue(w) && w.admitted {
@@ -75,7 +75,7 @@ func (l *Limiter) wait(ctx context.Context, p Priority) (Token, error) {
 		return Token{}, ctx.Err()
 	}
 	if !w.admitted {
-		return Token{}, l.refuse(p, ReasonQueueFull) // evicted by a higher priority
+		return Token{}, l.refuse(ctx, p, ReasonQueueFull) // evicted by a higher priority
 	}
 	return l.token(p, l.inflight.Load()), nil
 }

@@ -31,7 +31,7 @@ func newDriver() *driver { return &driver{clk: clock.NewFake(), events: make(cha
 
 // options returns the options that connect a Retry to d.
 func (d *driver) options() []Option {
-	return []Option{withClock(d.clk), OnRetry(func(attempt int, err error, delay time.Duration) {
+	return []Option{withClock(d.clk), OnRetry(func(_ context.Context, attempt int, err error, delay time.Duration) {
 		d.events <- event{attempt, err, delay}
 	})}
 }

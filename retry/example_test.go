@@ -13,7 +13,7 @@ import (
 func Example() {
 	r := retry.New(
 		retry.WithBackoff(time.Millisecond, time.Millisecond), // tiny waits for the example
-		retry.OnRetry(func(attempt int, err error, _ time.Duration) {
+		retry.OnRetry(func(_ context.Context, attempt int, err error, _ time.Duration) {
 			fmt.Printf("attempt %d failed: %v\n", attempt, err)
 		}),
 	)

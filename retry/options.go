@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"context"
 	"time"
 
 	"github.com/callguard/callguard/internal/clock"
@@ -34,7 +35,7 @@ type options struct {
 	maxPushback time.Duration
 	retryIf     func(error) bool // nil: retry every error not ruled out
 	budget      *Budget          // nil: no budget
-	onRetry     func(attempt int, err error, delay time.Duration)
+	onRetry     func(ctx context.Context, attempt int, err error, delay time.Duration)
 	clock       clock.Clock
 	jitter      func(ceiling time.Duration) time.Duration // in [0, ceiling]
 }
@@ -102,11 +103,14 @@ func WithBudget(b *Budget) Option {
 	return optionFunc(func(o *options) { o.budget = b })
 }
 
-// OnRetry sets a hook that Do calls before each wait for a retry: attempt is
-// the number of the attempt that just failed (1 for the first), err its
-// error and delay the wait before the next attempt. It runs on the calling
-// goroutine, so it must be quick. The default, and f == nil, is no hook.
-func OnRetry(f func(attempt int, err error, delay time.Duration)) Option {
+// OnRetry sets a hook that Do calls before each wait for a retry: ctx is
+// the call's context (with its request id, see
+// [callguard.RequestIDFromContext], so that a log line of the retry joins
+// the others of the request), attempt the number of the attempt that just
+// failed (1 for the first), err its error and delay the wait before the
+// next attempt. It runs on the calling goroutine, so it must be quick. The
+// default, and f == nil, is no hook.
+func OnRetry(f func(ctx context.Context, attempt int, err error, delay time.Duration)) Option {
 	return optionFunc(func(o *options) { o.onRetry = f })
 }
 

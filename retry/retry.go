@@ -123,7 +123,7 @@ func (r *Retry) retry(ctx context.Context, next callguard.Handler, call func(con
 			return &ExhaustedError{Attempts: attempt, Reason: reason, Err: err}
 		}
 		if r.onRetry != nil {
-			r.onRetry(attempt, err, delay)
+			r.onRetry(ctx, attempt, err, delay)
 		}
 		if r.wait(ctx, delay) != nil {
 			return interrupted(ctx, attempt, err)

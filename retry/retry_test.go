@@ -3,6 +3,7 @@ package retry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -148,7 +149,7 @@ func TestDoDeadlineTooClose(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	retries := 0
-	r := New(WithMaxPushback(3*time.Hour), OnRetry(func(int, error, time.Duration) { retries++ }))
+	r := New(WithMaxPushback(3*time.Hour), OnRetry(func(context.Context, int, error, time.Duration) { retries++ }))
 	give := callguard.Overloaded(2*time.Hour, errBoom)
 	err := r.Do(ctx, func(context.Context) error { return give })
 	var ee *ExhaustedError
@@ -175,7 +176,7 @@ func TestDoContextDoneBeforeFirstAttempt(t *testing.T) {
 func TestDoContextDoneWhileWaiting(t *testing.T) {
 	clk := clock.NewFake()
 	waiting := make(chan struct{})
-	r := New(withClock(clk), OnRetry(func(int, error, time.Duration) { close(waiting) }))
+	r := New(withClock(clk), OnRetry(func(context.Context, int, error, time.Duration) { close(waiting) }))
 	errCause := errors.New("caller gone")
 	ctx, cancel := context.WithCancelCause(context.Background())
 	fn, calls := failing(-1, errBoom)
@@ -203,7 +204,7 @@ func TestDoNotRunAfterContextDone(t *testing.T) {
 	// and the next attempt must not run.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := New(WithBackoff(0, 0), OnRetry(func(int, error, time.Duration) { cancel() }))
+	r := New(WithBackoff(0, 0), OnRetry(func(context.Context, int, error, time.Duration) { cancel() }))
 	fn, calls := failing(-1, errBoom)
 	err := r.Do(ctx, fn)
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, errBoom) {
@@ -352,5 +353,22 @@ func TestNoRetryNotRetried(t *testing.T) {
 	})
 	if calls != 1 || errors.Is(err, ErrExhausted) {
 		t.Errorf("Do = %v after %d calls, want the NoRetry error after 1", err, calls)
+	}
+}
+
+// TestOnRetryContext checks that the hook gets the call's context, so that
+// an event can be logged with the request id of the call.
+func TestOnRetryContext(t *testing.T) {
+	ctx := callguard.ContextWithRequestID(context.Background(), "req-7")
+	var ids []string
+	r := New(WithBackoff(0, 0), OnRetry(func(ctx context.Context, attempt int, _ error, _ time.Duration) {
+		ids = append(ids, fmt.Sprintf("%d:%s", attempt, callguard.RequestIDFromContext(ctx)))
+	}))
+	fn, _ := failing(-1, errBoom)
+	if err := r.Do(ctx, fn); !errors.Is(err, ErrExhausted) {
+		t.Fatalf("Do(…) = %v, want ErrExhausted", err)
+	}
+	if got, want := fmt.Sprint(ids), "[1:req-7 2:req-7]"; got != want {
+		t.Errorf("hook saw %s, want %s", got, want)
 	}
 }

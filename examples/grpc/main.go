@@ -94,7 +94,7 @@ func main() {
 	// Server: a bulkhead of 4 and a 1 s timeout around every handler.
 	svc := &service{}
 	in := callguard.Chain(
-		bulkhead.New(4, bulkhead.OnFull(func() { st().shed.Add(1) })),
+		bulkhead.New(4, bulkhead.OnFull(func(context.Context) { st().shed.Add(1) })),
 		timeout.New(time.Second),
 	)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -110,7 +110,7 @@ func main() {
 		retry.New(
 			retry.WithMaxAttempts(3),
 			retry.WithBackoff(5*time.Millisecond, 50*time.Millisecond),
-			retry.OnRetry(func(int, error, time.Duration) { st().retries.Add(1) }),
+			retry.OnRetry(func(context.Context, int, error, time.Duration) { st().retries.Add(1) }),
 		),
 		breaker.New(
 			breaker.WithName("test-service"),

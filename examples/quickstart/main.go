@@ -93,7 +93,7 @@ func main() {
 		retry.New(
 			retry.WithMaxAttempts(3),
 			retry.WithBackoff(10*time.Millisecond, 100*time.Millisecond),
-			retry.OnRetry(func(int, error, time.Duration) { st.retries.Add(1) }),
+			retry.OnRetry(func(context.Context, int, error, time.Duration) { st.retries.Add(1) }),
 		),
 		breaker.New(
 			breaker.WithName("flaky-server"),
