@@ -39,7 +39,10 @@ import (
 // [callguard.OverloadedError]: a delay of that many milliseconds before the
 // next attempt, or, for a negative value, a value that is not an integer or
 // more than one value (gRFC A6), "overloaded: do not retry". A pushback of 0
-// leaves the error as it is: it is retried after the ordinary backoff.
+// leaves the error as it is: it is retried after the ordinary backoff. A
+// DeadlineExceeded with "do not retry" is a server's refusal for want of
+// time ([WithMinServiceTime], [loadshed.ErrDeadline]), not an overload: it
+// becomes [callguard.NoRetry], since a retry would have less time still.
 //
 // An error without a gRPC status is classified by
 // [status.FromContextError]: context.Canceled as Canceled, and so on.
@@ -86,6 +89,8 @@ func pushback(err error, trailer metadata.MD) error {
 	}
 	d, retry := callguard.ParsePushback(v[0])
 	switch {
+	case (!retry || len(v) > 1) && status.Code(err) == codes.DeadlineExceeded:
+		return callguard.NoRetry(err) // too late to serve: not an overload
 	case !retry || len(v) > 1:
 		return callguard.Overloaded(0, err)
 	case d == 0:

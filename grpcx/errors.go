@@ -106,6 +106,9 @@ func serverError(err error) (md metadata.MD, _ error) {
 		md = metadata.MD{pushbackKey: {callguard.FormatPushback(d)}}
 	case classify.Timeout:
 		code = codes.DeadlineExceeded
+		if classify.TooLate(err) {
+			md = metadata.MD{pushbackKey: {callguard.FormatPushback(0)}}
+		}
 	case classify.Canceled:
 		code = codes.Canceled
 	case classify.Loop:
@@ -118,6 +121,10 @@ func serverError(err error) (md metadata.MD, _ error) {
 	case classify.Hops:
 		return metadata.MD{errorKey: {"hops"}}, refusal(err)
 	default:
+		if status.Code(err) == codes.DeadlineExceeded && !callguard.Retryable(err) {
+			// A dependency's "too late" (see Classify), passed on.
+			return metadata.MD{pushbackKey: {callguard.FormatPushback(0)}}, err
+		}
 		return nil, err
 	}
 	return md, status.Error(code, err.Error())

@@ -85,9 +85,10 @@ func WithDeadlineMargin(d time.Duration) Option {
 }
 
 // WithMinServiceTime makes a server interceptor refuse, at once and with
-// DeadlineExceeded, a call whose remaining time (after [WithDeadlineMargin]
-// and [WithMaxDeadline]) is shorter than d: it cannot finish in time, so
-// the handler never runs. A call without a deadline is never refused. Zero,
+// DeadlineExceeded and grpc-retry-pushback-ms -1 ("don't retry": a retry
+// would have less time still), a call whose remaining time (after
+// [WithDeadlineMargin] and [WithMaxDeadline]) is shorter than d: it cannot
+// finish in time, so the handler never runs. A call without a deadline is never refused. Zero,
 // the default, refuses only calls whose deadline has already passed.
 // Client interceptors ignore it.
 func WithMinServiceTime(d time.Duration) Option {

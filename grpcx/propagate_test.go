@@ -453,3 +453,41 @@ func pathOf(le *ttl.LoopError) []string {
 	}
 	return le.Path
 }
+
+// TestTooLateNotRetried checks that a refusal for want of time travels up
+// as "don't retry": edge → front → back, back refusing calls with less than
+// a second left. Each tier sees the call once, no client retries, and the
+// edge gets DeadlineExceeded, not an overload.
+func TestTooLateNotRetried(t *testing.T) {
+	var arrivals [2]atomic.Int64 // front, back
+	counting := func(n *atomic.Int64) grpc.UnaryServerInterceptor {
+		return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			n.Add(1)
+			return h(ctx, req)
+		}
+	}
+	tsBack := &testServer{}
+	var retried atomic.Int64
+	back := dial(t, startServer(t, tsBack, grpc.ChainUnaryInterceptor(counting(&arrivals[1]),
+		grpcx.UnaryServerInterceptor(ttl.New(ttl.WithService("back")), grpcx.WithMinServiceTime(time.Second)))),
+		grpc.WithUnaryInterceptor(grpcx.UnaryClientInterceptor(retries(3, &retried))))
+	tsFront := &testServer{unary: func(ctx context.Context, _ int64, req *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+		return back.UnaryCall(ctx, req)
+	}}
+	front := dial(t, startServer(t, tsFront, grpc.ChainUnaryInterceptor(counting(&arrivals[0]),
+		grpcx.UnaryServerInterceptor(ttl.New(ttl.WithService("front"))))),
+		grpc.WithUnaryInterceptor(grpcx.UnaryClientInterceptor(retries(3, &retried))))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err := front.UnaryCall(ctx, &testpb.SimpleRequest{})
+	if status.Code(err) != codes.DeadlineExceeded || errors.Is(err, callguard.ErrOverloaded) {
+		t.Errorf("UnaryCall = %v, want DeadlineExceeded, not overloaded", err)
+	}
+	if callguard.Retryable(err) {
+		t.Errorf("UnaryCall = %v: retryable, want \"don't retry\"", err)
+	}
+	if f, b, r := arrivals[0].Load(), arrivals[1].Load(), retried.Load(); f != 1 || b != 1 || r != 0 || tsBack.calls.Load() != 0 {
+		t.Errorf("arrivals front %d, back %d, retries %d, back handler runs %d; want 1, 1, 0, 0", f, b, r, tsBack.calls.Load())
+	}
+}

@@ -54,7 +54,8 @@ import (
 // A [loadshed.Limiter] in p sheds calls: a shed call is answered
 // Unavailable with grpc-retry-pushback-ms -1 (or the limiter's delay, see
 // loadshed.WithPushback), a call refused for want of time
-// ([loadshed.ErrDeadline]) DeadlineExceeded. It ranks calls by the
+// ([loadshed.ErrDeadline]) DeadlineExceeded with grpc-retry-pushback-ms -1,
+// as the refusal of [WithMinServiceTime] is. It ranks calls by the
 // priority that the caller sent in callguard-priority (not with [Edge]),
 // or that [WithPriority] assigns to the method, and learns from the
 // handler's error ([loadshed.OutcomeOf]: an overloaded or deadline error
@@ -129,7 +130,7 @@ func (s *server) admit(ctx context.Context, method string) (_ context.Context, e
 func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	ctx, cancel, err := s.inbound(ctx)
 	if err != nil {
-		return nil, err
+		return nil, failure(ctx, err, grpc.SetTrailer)
 	}
 	if cancel != nil {
 		defer cancel()
@@ -188,7 +189,7 @@ var errRerun = callguard.Permanent(errors.New("grpcx: a stream handler runs at m
 func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	ctx, cancel, err := s.inbound(ss.Context())
 	if err != nil {
-		return err
+		return failure(ss.Context(), err, streamTrailer(ss))
 	}
 	if cancel != nil {
 		defer cancel()
@@ -212,10 +213,7 @@ func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 		return handler(srv, stream)
 	})
 	if err != nil {
-		return failure(ss.Context(), err, func(_ context.Context, md metadata.MD) error {
-			ss.SetTrailer(md)
-			return nil
-		})
+		return failure(ss.Context(), err, streamTrailer(ss))
 	}
 	return nil
 }
@@ -228,6 +226,14 @@ type serverStream struct {
 
 // Context returns the policy's context.
 func (s *serverStream) Context() context.Context { return s.ctx }
+
+// streamTrailer returns the function that sets ss's trailer, for failure.
+func streamTrailer(ss grpc.ServerStream) func(context.Context, metadata.MD) error {
+	return func(_ context.Context, md metadata.MD) error {
+		ss.SetTrailer(md)
+		return nil
+	}
+}
 
 // failure maps err to the error a server interceptor returns, and sets the
 // trailer that goes with it with setTrailer.

@@ -80,7 +80,7 @@ func TestServerLimiter(t *testing.T) {
 			return heldLimiter(t, 4, loadshed.WithPushback(1500*time.Millisecond))
 		}, 0, codes.Unavailable, "1500"},
 		{"deadline too short", func(*testing.T) *loadshed.Limiter { return loadshed.New(loadshed.WithMinServiceTime(time.Minute)) },
-			5 * time.Second, codes.DeadlineExceeded, ""},
+			5 * time.Second, codes.DeadlineExceeded, "-1"}, // too late: don't retry
 		{"admitted", func(*testing.T) *loadshed.Limiter { return loadshed.New() }, 0, codes.OK, ""},
 	}
 	for _, tt := range tests {

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/loadshed"
@@ -98,8 +96,7 @@ func (s *server) deadline(ctx context.Context) (context.Context, context.CancelF
 		set = now.Add(s.maxDeadline)
 	}
 	if left := set.Sub(now); left <= 0 || left < s.minService {
-		return ctx, nil, status.Error(codes.DeadlineExceeded,
-			fmt.Sprintf("grpcx: %v left, less than the minimum service time %v", left.Round(time.Microsecond), s.minService))
+		return ctx, nil, &tooLateError{left: left, min: s.minService}
 	}
 	if ok && set.Equal(dl) {
 		return ctx, nil, nil
@@ -107,3 +104,14 @@ func (s *server) deadline(ctx context.Context) (context.Context, context.CancelF
 	ctx, cancel := context.WithDeadline(ctx, set)
 	return ctx, cancel, nil
 }
+
+// A tooLateError refuses a call with too little time left to be served. It
+// unwraps to [loadshed.ErrDeadline], so that it is answered as the limiter's
+// refusal is: DeadlineExceeded, and "do not retry".
+type tooLateError struct{ left, min time.Duration }
+
+func (e *tooLateError) Error() string {
+	return fmt.Sprintf("grpcx: %v left, less than the minimum service time %v", e.left.Round(time.Microsecond), e.min)
+}
+
+func (e *tooLateError) Unwrap() error { return loadshed.ErrDeadline }

@@ -33,7 +33,10 @@ const (
 //     Overloaded with delay 0) takes precedence over Retry-After (read by
 //     [ParseRetryAfter]). A delay is capped at [callguard.MaxPushback]; a
 //     zero delay makes an ordinary retryable failure.
-//   - 502 and 504 are retryable failures.
+//   - 502 and 504 are retryable failures, but a 504 with a "don't retry"
+//     Callguard-Pushback is [callguard.NoRetry]: the server refused the
+//     request for want of time (its [WithMinServiceTime], or
+//     [loadshed.ErrDeadline]), and a retry would have less.
 //   - 508 with Callguard-Error "loop" or "hops" is [callguard.Permanent]:
 //     a call-path loop or an exhausted hop budget is not retried by anyone.
 //     Its *StatusError wraps a [*ttl.LoopError], with the loop's path from
@@ -93,7 +96,12 @@ func classifyWith(req *http.Request, resp *http.Response, err error, maxPushback
 			return callguard.Overloaded(d, se)
 		}
 		return se
-	case code == http.StatusBadGateway || code == http.StatusGatewayTimeout:
+	case code == http.StatusGatewayTimeout:
+		if d, ok := pushback(resp.Header, maxPushback); ok && d == 0 {
+			return callguard.NoRetry(newStatusError(resp)) // too late to serve
+		}
+		return newStatusError(resp)
+	case code == http.StatusBadGateway:
 		return newStatusError(resp)
 	case code < 500:
 		return callguard.Permanent(newStatusError(resp))

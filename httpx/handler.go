@@ -42,7 +42,9 @@ var (
 //   - a deadline: the earlier of the request's Callguard-Timeout and the
 //     server's own limit ([WithMaxDeadline]). A request with less time
 //     left than the handler needs ([WithMinServiceTime]), or none, is
-//     answered 504 Gateway Timeout at once: neither p nor next runs;
+//     answered 504 Gateway Timeout with Callguard-Pushback -1 at once:
+//     neither p nor next runs, and the caller does not retry, since a
+//     retry would have less time still;
 //   - the request id of a valid X-Request-Id, or a new one
 //     ([WithRequestIDs]), for [callguard.RequestIDFromContext]; the
 //     response carries it back in X-Request-Id;
@@ -59,7 +61,7 @@ var (
 // A [loadshed.Limiter] in p admits or sheds each request. A shed request is
 // answered 503 with Callguard-Pushback -1 (or the limiter's delay and
 // Retry-After, see loadshed.WithPushback), and a request refused for want
-// of time ([loadshed.ErrDeadline]) 504. The limiter learns each admitted
+// of time ([loadshed.ErrDeadline]) 504 with Callguard-Pushback -1. The limiter learns each admitted
 // request's outcome from the error below: a 503 or 504 that next wrote, or
 // an overloaded or timeout error it passed to [Error], backs the limit off
 // ([loadshed.OutcomeOf]); other answers are samples of the service time.
@@ -77,7 +79,9 @@ var (
 //     whatever that error was, since only the tier next to the fault may
 //     retry;
 //   - a timeout (context.DeadlineExceeded), or a dependency's 504 passed
-//     on with [Error]: 504 Gateway Timeout;
+//     on with [Error]: 504 Gateway Timeout; with Callguard-Pushback -1 for
+//     a refusal for want of time ([loadshed.ErrDeadline]) and for a
+//     dependency's 504 that said so itself;
 //   - a call-path loop or an exhausted hop budget: 508 Loop Detected with
 //     Callguard-Error "loop" or "hops", and for a loop Callguard-Path with
 //     the loop's path ([ttl.LoopError]);
@@ -135,7 +139,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 	}
 	if !ok {
-		writeError(w, context.DeadlineExceeded, false) // too late: next never runs
+		writeError(w, loadshed.ErrDeadline, false) // too late: next never runs
 		return
 	}
 	if h.exempt != nil && h.exempt(r) {
@@ -335,6 +339,9 @@ func writeError(w http.ResponseWriter, err error, downstream bool) {
 		}
 	case classify.Timeout:
 		code = http.StatusGatewayTimeout
+		if classify.TooLate(err) {
+			h.Set(headerPushback, callguard.FormatPushback(0))
+		}
 	case classify.Loop:
 		code = http.StatusLoopDetected
 		h.Set(headerError, "loop")

@@ -209,6 +209,13 @@ func TestDeadlineTiers(t *testing.T) {
 			case tt.wantBottomRuns > 0 && err != nil:
 				t.Errorf("error = %v, want success", err)
 			}
+			// A too-late 504 says "don't retry" (Callguard-Pushback: -1), and
+			// every tier passes that on: no tier sends the request twice.
+			for i, n := range hits {
+				if n > 1 {
+					t.Errorf("tier %d got %d requests, want at most 1: a too-late 504 was retried", i, n)
+				}
+			}
 		})
 	}
 }

@@ -120,9 +120,10 @@ func WithMaxDeadline(d time.Duration) Option {
 }
 
 // WithMinServiceTime makes the Handler refuse at once, with 504 Gateway
-// Timeout, a request whose context has less than d left when it arrives:
-// its handler could not finish in time, so it never runs, and neither does
-// the Handler's policy. The default, zero, refuses only requests whose
+// Timeout and Callguard-Pushback -1 ("don't retry": a retry would have less
+// time still), a request whose context has less than d left when it
+// arrives: its handler could not finish in time, so it never runs, and
+// neither does the Handler's policy. The default, zero, refuses only requests whose
 // deadline has already passed. For [Handler]; [Handler] panics if d < 0.
 func WithMinServiceTime(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.minServiceTime = d })

@@ -198,7 +198,7 @@ func TestHandlerLimiterShed(t *testing.T) {
 			return fullLimiter(t, 4, loadshed.Critical, loadshed.WithPushback(1500*time.Millisecond))
 		}, nil, 503, "1500", "2"},
 		{"deadline too short", func(*testing.T) *loadshed.Limiter { return loadshed.New(loadshed.WithMinServiceTime(time.Minute)) },
-			[]string{timeout.Header, timeout.FormatWire(time.Second)}, 504, "", ""},
+			[]string{timeout.Header, timeout.FormatWire(time.Second)}, 504, "-1", ""}, // too late: don't retry
 		{"admitted", func(*testing.T) *loadshed.Limiter { return loadshed.New() }, nil, 200, "", ""},
 	}
 	for _, tt := range tests {

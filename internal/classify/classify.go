@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/retry"
 )
 
@@ -84,4 +85,13 @@ func code(err error) Kind {
 		}
 	}
 	return Other
+}
+
+// TooLate reports whether err, of class Timeout, must reach the caller with
+// "do not retry": a refusal for want of time ([loadshed.ErrDeadline], also
+// the adapters' early rejection), which a retry could only meet again with
+// less time left, or a deadline error that is not retryable (one that came
+// back "do not retry" from further down, passed on by the handler).
+func TooLate(err error) bool {
+	return errors.Is(err, loadshed.ErrDeadline) || !callguard.Retryable(err)
 }
