@@ -1,6 +1,7 @@
 package grpcx
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -31,6 +32,7 @@ type options struct {
 	minService  time.Duration
 	exempt      func(fullMethod string) bool              // nil: none
 	priority    func(fullMethod string) loadshed.Priority // nil: the caller's
+	onReject    func(ctx context.Context, fullMethod string, err error)
 }
 
 // newOptions resolves opts. It panics, with a message that names the
@@ -228,4 +230,21 @@ func callOptions(h callguard.Handler, opts []grpc.CallOption) (callguard.Handler
 		}
 	}
 	return h, rest
+}
+
+// OnReject sets a function that a server interceptor calls each time it
+// fails a call in its handler's place: a refusal before the handler runs
+// (a loop or an exhausted hop budget, too little time left, a shed call, a
+// full bulkhead, an open breaker), or a policy that gave up before the
+// handler returned (timeout.WithAbandon). Errors that the handler returns
+// are not reported. ctx is the context the handler would have had, so that
+// [callguard.RequestIDFromContext](ctx) is the call's request id;
+// fullMethod is "/package.Service/Method"; err is the policy's error,
+// annotated with the request id ([callguard.ErrorWithRequestID]), so that a
+// log line of it joins those of the other services on the call's path. It
+// runs on the call's goroutine before the status is sent, so it must be
+// fast. The default, and fn == nil, is no hook. Client interceptors ignore
+// it.
+func OnReject(fn func(ctx context.Context, fullMethod string, err error)) Option {
+	return optionFunc(func(o *options) { o.onReject = fn })
 }

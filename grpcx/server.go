@@ -91,6 +91,7 @@ type server struct {
 	minService  time.Duration
 	exempt      func(fullMethod string) bool              // nil: none
 	priority    func(fullMethod string) loadshed.Priority // nil: the caller's
+	onReject    func(ctx context.Context, fullMethod string, err error)
 }
 
 func newServer(p callguard.Policy, opts []Option) *server {
@@ -107,6 +108,15 @@ func newServer(p callguard.Policy, opts []Option) *server {
 		minService:  o.minService,
 		exempt:      o.exempt,
 		priority:    o.priority,
+		onReject:    o.onReject,
+	}
+}
+
+// reject reports err, the failure of a call to method that its handler did
+// not return, to the OnReject hook. ctx is the handler's context.
+func (s *server) reject(ctx context.Context, method string, err error) {
+	if s.onReject != nil {
+		s.onReject(ctx, method, callguard.ErrorWithRequestID(ctx, err))
 	}
 }
 
@@ -130,6 +140,7 @@ func (s *server) admit(ctx context.Context, method string) (_ context.Context, e
 func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	ctx, cancel, err := s.inbound(ctx)
 	if err != nil {
+		s.reject(ctx, info.FullMethod, err)
 		return nil, failure(ctx, err, grpc.SetTrailer)
 	}
 	if cancel != nil {
@@ -146,9 +157,12 @@ func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 		r.set(gen, resp)
 		return err
 	})
-	resp := r.take()
+	resp, returned := r.take()
 	results.Put(r)
 	if err != nil {
+		if !returned {
+			s.reject(ctx, info.FullMethod, err)
+		}
 		return nil, failure(ctx, err, grpc.SetTrailer)
 	}
 	return resp, nil
@@ -158,9 +172,10 @@ func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 // changes whenever the result goes back to the pool, and a handler sets
 // its response only while gen is still the one of its call.
 type result struct {
-	mu   sync.Mutex
-	gen  uint64 // written under mu by the owner only
-	resp any
+	mu       sync.Mutex
+	gen      uint64 // written under mu by the owner only
+	resp     any
+	returned bool // the handler of this gen has returned
 }
 
 var results = sync.Pool{New: func() any { return new(result) }}
@@ -168,19 +183,20 @@ var results = sync.Pool{New: func() any { return new(result) }}
 func (r *result) set(gen uint64, resp any) {
 	r.mu.Lock()
 	if r.gen == gen {
-		r.resp = resp
+		r.resp, r.returned = resp, true
 	}
 	r.mu.Unlock()
 }
 
-// take returns the response and readies r for another call.
-func (r *result) take() any {
+// take returns the response, and whether the handler returned, and
+// readies r for another call.
+func (r *result) take() (resp any, returned bool) {
 	r.mu.Lock()
-	resp := r.resp
-	r.resp = nil
+	resp, returned = r.resp, r.returned
+	r.resp, r.returned = nil, false
 	r.gen++
 	r.mu.Unlock()
-	return resp
+	return resp, returned
 }
 
 // errRerun is returned when a policy runs a stream handler a second time.
@@ -189,6 +205,7 @@ var errRerun = callguard.Permanent(errors.New("grpcx: a stream handler runs at m
 func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	ctx, cancel, err := s.inbound(ss.Context())
 	if err != nil {
+		s.reject(ctx, info.FullMethod, err)
 		return failure(ss.Context(), err, streamTrailer(ss))
 	}
 	if cancel != nil {
@@ -201,18 +218,23 @@ func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 		}
 		return handler(srv, ss)
 	}
-	var ran atomic.Bool
+	var state atomic.Int32 // 0: not run; 1: running; 2: returned
 	err = s.h(ctx, func(ctx context.Context) error {
-		if !ran.CompareAndSwap(false, true) {
+		if !state.CompareAndSwap(0, 1) {
 			return errRerun
 		}
 		stream := ss
 		if ctx != ss.Context() {
 			stream = &serverStream{ServerStream: ss, ctx: ctx}
 		}
-		return handler(srv, stream)
+		err := handler(srv, stream)
+		state.Store(2)
+		return err
 	})
 	if err != nil {
+		if state.Load() != 2 {
+			s.reject(ctx, info.FullMethod, err)
+		}
 		return failure(ss.Context(), err, streamTrailer(ss))
 	}
 	return nil

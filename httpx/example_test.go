@@ -175,3 +175,28 @@ func ExampleWithMinServiceTime() {
 	// 20m 504 handler runs: 0
 	// 2S 200 handler runs: 1
 }
+
+// A server logs every request it refuses in its handler's place, with the
+// request id that joins the log line to those of its callers.
+func ExampleOnReject() {
+	in := ttl.New(ttl.WithService("orders"))
+	srv := httptest.NewServer(httpx.Handler(http.NotFoundHandler(), in,
+		httpx.OnReject(func(r *http.Request, err error) {
+			fmt.Printf("refused %s %s: %v\n", r.Method, r.URL.Path, err)
+		})))
+	defer srv.Close()
+
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/orders/7", nil)
+	req.Header.Set("X-Request-Id", "req-1")
+	req.Header.Set(ttl.PathHeader, "gateway,orders,billing") // sent back to orders by mistake
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println(resp.Status)
+	// Output:
+	// refused GET /orders/7: ttl: call loop: gateway → orders → billing → orders [request req-1]
+	// 508 Loop Detected
+}

@@ -113,7 +113,7 @@ func Handler(next http.Handler, p callguard.Policy, opts ...Option) http.Handler
 	}
 	h := &handler{next: next, h: callguard.Invoke, edge: o.edge, requestIDs: o.requestIDs,
 		maxDeadline: o.maxDeadline, minServiceTime: o.minServiceTime,
-		exempt: o.exempt, priority: o.priority}
+		exempt: o.exempt, priority: o.priority, onReject: o.onReject}
 	if p != nil {
 		h.h = p.Wrap(callguard.Invoke)
 	}
@@ -130,6 +130,7 @@ type handler struct {
 	minServiceTime time.Duration
 	exempt         func(*http.Request) bool              // nil: none
 	priority       func(*http.Request) loadshed.Priority // nil: the wire's
+	onReject       func(*http.Request, error)            // nil: none
 	pool           sync.Pool                             // of *serving
 }
 
@@ -139,7 +140,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 	}
 	if !ok {
-		writeError(w, loadshed.ErrDeadline, false) // too late: next never runs
+		h.reject(ctx, w, r, loadshed.ErrDeadline) // too late: next never runs
 		return
 	}
 	if h.exempt != nil && h.exempt(r) {
@@ -160,8 +161,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	written := s.finish()
 	h.pool.Put(s)
 	if err != nil && !written {
-		writeError(w, err, false)
+		h.reject(ctx, w, r, err)
 	}
+}
+
+// reject answers r, whose handler's context is ctx, with err in the
+// handler's place, and reports it to the OnReject hook.
+func (h *handler) reject(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
+	if h.onReject != nil {
+		h.onReject(r.WithContext(ctx), callguard.ErrorWithRequestID(ctx, err))
+	}
+	writeError(w, err, false)
 }
 
 // A serving is the state of one ServeHTTP call, pooled.

@@ -35,6 +35,7 @@ type options struct {
 	edge           bool
 	exempt         func(*http.Request) bool              // nil: none
 	priority       func(*http.Request) loadshed.Priority // nil: the wire's
+	onReject       func(*http.Request, error)            // nil: none
 }
 
 func newOptions(opts []Option) options {
@@ -175,4 +176,20 @@ func WithExempt(f func(*http.Request) bool) Option {
 // request, and costs one allocation (the context).
 func WithPriority(f func(*http.Request) loadshed.Priority) Option {
 	return optionFunc(func(o *options) { o.priority = f })
+}
+
+// OnReject sets a function that the Handler calls each time it answers a
+// request itself, in its handler's place: a refusal before the handler runs
+// (a loop or an exhausted hop budget, too little time left, a shed
+// request, a full bulkhead, an open breaker) or a policy error that the
+// handler did not answer (a timeout after which it wrote nothing). r is
+// the request with the context the handler would have had, so that
+// [callguard.RequestIDFromContext](r.Context()) is its request id; err is
+// the error answered, annotated with that id ([callguard.ErrorWithRequestID]),
+// so that a log line of it joins those of the other services on the
+// request's path. It runs on the request's goroutine just before the
+// answer is written, so it must be fast; it must not write to the response.
+// The default, and fn == nil, is no hook. For [Handler].
+func OnReject(fn func(r *http.Request, err error)) Option {
+	return optionFunc(func(o *options) { o.onReject = fn })
 }
