@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/internal/classify"
 	"github.com/callguard/callguard/ttl"
 )
 
@@ -42,7 +43,9 @@ import (
 // leaves the error as it is: it is retried after the ordinary backoff. A
 // DeadlineExceeded with "do not retry" is a server's refusal for want of
 // time ([WithMinServiceTime], [loadshed.ErrDeadline]), not an overload: it
-// becomes [callguard.NoRetry], since a retry would have less time still.
+// becomes permanent ([callguard.IsPermanent]: not retried, since a retry
+// would have less time still, and not counted by a breaker, since the
+// server is healthy) and matches [loadshed.ErrDeadline].
 //
 // An error without a gRPC status is classified by
 // [status.FromContextError]: context.Canceled as Canceled, and so on.
@@ -90,7 +93,7 @@ func pushback(err error, trailer metadata.MD) error {
 	d, retry := callguard.ParsePushback(v[0])
 	switch {
 	case (!retry || len(v) > 1) && status.Code(err) == codes.DeadlineExceeded:
-		return callguard.NoRetry(err) // too late to serve: not an overload
+		return classify.MarkTooLate(err) // refused for want of time: not an overload
 	case !retry || len(v) > 1:
 		return callguard.Overloaded(0, err)
 	case d == 0:

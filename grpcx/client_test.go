@@ -342,7 +342,7 @@ func TestClassify(t *testing.T) {
 		{"pushback negative", unavailable, metadata.Pairs("grpc-retry-pushback-ms", "-1"), false, false, 0, false},
 		{"pushback twice", unavailable, metadata.Pairs("grpc-retry-pushback-ms", "1", "grpc-retry-pushback-ms", "2"), false, false, 0, false},
 		{"deadline", status.Error(codes.DeadlineExceeded, "x"), nil, false, true, 0, false},
-		{"deadline too late", status.Error(codes.DeadlineExceeded, "x"), metadata.Pairs("grpc-retry-pushback-ms", "-1"), false, false, 0, false},
+		{"deadline too late", status.Error(codes.DeadlineExceeded, "x"), metadata.Pairs("grpc-retry-pushback-ms", "-1"), true, false, 0, false},
 		{"internal", status.Error(codes.Internal, "x"), nil, false, false, 0, false},
 		{"not found", status.Error(codes.NotFound, "x"), nil, true, false, 0, false},
 		{"local size limit", status.Error(codes.ResourceExhausted, "grpc: received message larger than max (9 vs. 4)"), nil, true, false, 0, false},

@@ -108,6 +108,9 @@ func serverError(err error) (md metadata.MD, _ error) {
 		code = codes.DeadlineExceeded
 		if classify.TooLate(err) {
 			md = metadata.MD{pushbackKey: {callguard.FormatPushback(0)}}
+			if st := ownStatus(err); st != nil && st.Code() == code {
+				return md, st.Err() // a refusal from further down, passed on unchanged
+			}
 		}
 	case classify.Canceled:
 		code = codes.Canceled
@@ -121,24 +124,27 @@ func serverError(err error) (md metadata.MD, _ error) {
 	case classify.Hops:
 		return metadata.MD{errorKey: {"hops"}}, refusal(err)
 	default:
-		if status.Code(err) == codes.DeadlineExceeded && !callguard.Retryable(err) {
-			// A dependency's "too late" (see Classify), passed on.
-			return metadata.MD{pushbackKey: {callguard.FormatPushback(0)}}, err
-		}
 		return nil, err
 	}
 	return md, status.Error(code, err.Error())
+}
+
+// ownStatus returns the gRPC status that err or an error it wraps carries,
+// or nil.
+func ownStatus(err error) *status.Status {
+	var gs interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &gs) {
+		return gs.GRPCStatus()
+	}
+	return nil
 }
 
 // refusal returns the FailedPrecondition status error for a loop or hop
 // refusal. A refusal from further down keeps its message, so that it is
 // passed up unchanged rather than quoted once per tier.
 func refusal(err error) error {
-	var gs interface{ GRPCStatus() *status.Status }
-	if errors.As(err, &gs) {
-		if st := gs.GRPCStatus(); st != nil && st.Code() == codes.FailedPrecondition {
-			return status.Error(codes.FailedPrecondition, st.Message())
-		}
+	if st := ownStatus(err); st != nil && st.Code() == codes.FailedPrecondition {
+		return status.Error(codes.FailedPrecondition, st.Message())
 	}
 	return status.Error(codes.FailedPrecondition, err.Error())
 }

@@ -109,3 +109,53 @@ func TestOnRejectAbandoned(t *testing.T) {
 		t.Errorf("OnReject got %v, want a timeout", got)
 	}
 }
+
+// TestOnRejectPolicyOverrides checks the condition that an abandoned call
+// races on: the handler has returned, but the policy fails the call with
+// an error of its own. That error is the policy's answer in the handler's
+// place, and is reported; the handler's own error passed on is not.
+func TestOnRejectPolicyOverrides(t *testing.T) {
+	errPolicy := errors.New("policy gave up")
+	override := callguard.PolicyFunc(func(next callguard.Handler) callguard.Handler {
+		return func(ctx context.Context, call func(context.Context) error) error {
+			_ = next(ctx, call) // the handler runs to its end
+			return errPolicy
+		}
+	})
+	var mu sync.Mutex
+	var reported []error
+	c := dial(t, startServer(t, &testServer{}, serverWith(override, grpcx.OnReject(func(_ context.Context, _ string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		reported = append(reported, err)
+	}))...))
+	callBoth(t, testCtx(t), c)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reported) != 2 || !errors.Is(reported[0], errPolicy) || !errors.Is(reported[1], errPolicy) {
+		t.Errorf("OnReject got %v, want the policy's error for the unary and the streaming call", reported)
+	}
+}
+
+// TestHandlerDeadlineKeepsStatus checks that a handler's own
+// DeadlineExceeded keeps its message and gets no "don't retry" pushback:
+// only a refusal for want of time does.
+func TestHandlerDeadlineKeepsStatus(t *testing.T) {
+	own := status.Error(codes.DeadlineExceeded, "the database was slow")
+	ts := &testServer{
+		unary: func(context.Context, int64, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) { return nil, own },
+		output: func(int64, *testpb.StreamingOutputCallRequest, testpb.TestService_StreamingOutputCallServer) error {
+			return own
+		},
+	}
+	c := dial(t, startServer(t, ts, serverWith(ttl.New())...))
+	errs, trailers := callBoth(t, testCtx(t), c)
+	for i, call := range []string{"UnaryCall", "StreamingOutputCall"} {
+		if st := status.Convert(errs[i]); st.Code() != codes.DeadlineExceeded || st.Message() != "the database was slow" {
+			t.Errorf("%s = %v, want the handler's status", call, errs[i])
+		}
+		if v := trailers[i]["grpc-retry-pushback-ms"]; len(v) != 0 {
+			t.Errorf("%s: pushback %q, want none", call, v)
+		}
+	}
+}

@@ -484,8 +484,11 @@ func TestTooLateNotRetried(t *testing.T) {
 	if status.Code(err) != codes.DeadlineExceeded || errors.Is(err, callguard.ErrOverloaded) {
 		t.Errorf("UnaryCall = %v, want DeadlineExceeded, not overloaded", err)
 	}
-	if callguard.Retryable(err) {
-		t.Errorf("UnaryCall = %v: retryable, want \"don't retry\"", err)
+	if callguard.Retryable(err) || !errors.Is(err, loadshed.ErrDeadline) {
+		t.Errorf("UnaryCall = %v: want \"don't retry\", matching loadshed.ErrDeadline", err)
+	}
+	if msg := status.Convert(err).Message(); !strings.HasPrefix(msg, "grpcx: ") || strings.Contains(msg, "rpc error") {
+		t.Errorf("status message %q, want back's refusal passed up unchanged", msg)
 	}
 	if f, b, r := arrivals[0].Load(), arrivals[1].Load(), retried.Load(); f != 1 || b != 1 || r != 0 || tsBack.calls.Load() != 0 {
 		t.Errorf("arrivals front %d, back %d, retries %d, back handler runs %d; want 1, 1, 0, 0", f, b, r, tsBack.calls.Load())

@@ -154,13 +154,13 @@ func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	gen := r.gen
 	err = s.h(ctx, func(ctx context.Context) error {
 		resp, err := handler(ctx, req)
-		r.set(gen, resp)
+		r.set(gen, resp, err)
 		return err
 	})
-	resp, returned := r.take()
+	resp, returned, herr := r.take()
 	results.Put(r)
 	if err != nil {
-		if !returned {
+		if !handlers(err, returned, herr) {
 			s.reject(ctx, info.FullMethod, err)
 		}
 		return nil, failure(ctx, err, grpc.SetTrailer)
@@ -175,28 +175,37 @@ type result struct {
 	mu       sync.Mutex
 	gen      uint64 // written under mu by the owner only
 	resp     any
-	returned bool // the handler of this gen has returned
+	err      error
+	returned bool // the handler of this gen has returned resp and err
 }
 
 var results = sync.Pool{New: func() any { return new(result) }}
 
-func (r *result) set(gen uint64, resp any) {
+func (r *result) set(gen uint64, resp any, err error) {
 	r.mu.Lock()
 	if r.gen == gen {
-		r.resp, r.returned = resp, true
+		r.resp, r.err, r.returned = resp, err, true
 	}
 	r.mu.Unlock()
 }
 
-// take returns the response, and whether the handler returned, and
-// readies r for another call.
-func (r *result) take() (resp any, returned bool) {
+// take returns the handler's response and error, and whether it has
+// returned them, and readies r for another call.
+func (r *result) take() (resp any, returned bool, err error) {
 	r.mu.Lock()
-	resp, returned = r.resp, r.returned
-	r.resp, r.returned = nil, false
+	resp, returned, err = r.resp, r.returned, r.err
+	r.resp, r.returned, r.err = nil, false, nil
 	r.gen++
 	r.mu.Unlock()
-	return resp, returned
+	return resp, returned, err
+}
+
+// handlers reports whether err, the policy's error for a call, is the
+// handler's own: the handler had returned herr when the policy returned,
+// and err is or wraps it. The error of a policy that gave up on the
+// handler is not, even if the handler returned just after.
+func handlers(err error, returned bool, herr error) bool {
+	return returned && herr != nil && errors.Is(err, herr)
 }
 
 // errRerun is returned when a policy runs a stream handler a second time.
@@ -218,21 +227,29 @@ func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 		}
 		return handler(srv, ss)
 	}
-	var state atomic.Int32 // 0: not run; 1: running; 2: returned
+	var run struct {
+		state atomic.Int32 // 0: not run; 1: running; 2: returned err
+		err   error        // the handler's, written before state becomes 2
+	}
 	err = s.h(ctx, func(ctx context.Context) error {
-		if !state.CompareAndSwap(0, 1) {
+		if !run.state.CompareAndSwap(0, 1) {
 			return errRerun
 		}
 		stream := ss
 		if ctx != ss.Context() {
 			stream = &serverStream{ServerStream: ss, ctx: ctx}
 		}
-		err := handler(srv, stream)
-		state.Store(2)
-		return err
+		run.err = handler(srv, stream)
+		run.state.Store(2)
+		return run.err
 	})
 	if err != nil {
-		if state.Load() != 2 {
+		var herr error
+		returned := run.state.Load() == 2
+		if returned {
+			herr = run.err // not before: an abandoned handler may still write it
+		}
+		if !handlers(err, returned, herr) {
 			s.reject(ctx, info.FullMethod, err)
 		}
 		return failure(ss.Context(), err, streamTrailer(ss))

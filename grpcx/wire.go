@@ -2,12 +2,13 @@ package grpcx
 
 import (
 	"context"
-	"fmt"
+
 	"time"
 
 	"google.golang.org/grpc/metadata"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/internal/classify"
 	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/ttl"
 )
@@ -96,7 +97,7 @@ func (s *server) deadline(ctx context.Context) (context.Context, context.CancelF
 		set = now.Add(s.maxDeadline)
 	}
 	if left := set.Sub(now); left <= 0 || left < s.minService {
-		return ctx, nil, &tooLateError{left: left, min: s.minService}
+		return ctx, nil, &classify.DeadlineError{Pkg: "grpcx", Left: left, Min: s.minService}
 	}
 	if ok && set.Equal(dl) {
 		return ctx, nil, nil
@@ -104,14 +105,3 @@ func (s *server) deadline(ctx context.Context) (context.Context, context.CancelF
 	ctx, cancel := context.WithDeadline(ctx, set)
 	return ctx, cancel, nil
 }
-
-// A tooLateError refuses a call with too little time left to be served. It
-// unwraps to [loadshed.ErrDeadline], so that it is answered as the limiter's
-// refusal is: DeadlineExceeded, and "do not retry".
-type tooLateError struct{ left, min time.Duration }
-
-func (e *tooLateError) Error() string {
-	return fmt.Sprintf("grpcx: %v left, less than the minimum service time %v", e.left.Round(time.Microsecond), e.min)
-}
-
-func (e *tooLateError) Unwrap() error { return loadshed.ErrDeadline }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/internal/classify"
 )
 
 // Headers of the callguard wire protocol that httpx reads and writes
@@ -34,9 +35,11 @@ const (
 //     [ParseRetryAfter]). A delay is capped at [callguard.MaxPushback]; a
 //     zero delay makes an ordinary retryable failure.
 //   - 502 and 504 are retryable failures, but a 504 with a "don't retry"
-//     Callguard-Pushback is [callguard.NoRetry]: the server refused the
-//     request for want of time (its [WithMinServiceTime], or
-//     [loadshed.ErrDeadline]), and a retry would have less.
+//     Callguard-Pushback is the server's refusal for want of time (its
+//     [WithMinServiceTime], or [loadshed.ErrDeadline]): it is
+//     [callguard.Permanent] (a retry would have less time still, and the
+//     refusal says nothing about the server's health) and matches
+//     [loadshed.ErrDeadline].
 //   - 508 with Callguard-Error "loop" or "hops" is [callguard.Permanent]:
 //     a call-path loop or an exhausted hop budget is not retried by anyone.
 //     Its *StatusError wraps a [*ttl.LoopError], with the loop's path from
@@ -98,7 +101,7 @@ func classifyWith(req *http.Request, resp *http.Response, err error, maxPushback
 		return se
 	case code == http.StatusGatewayTimeout:
 		if d, ok := pushback(resp.Header, maxPushback); ok && d == 0 {
-			return callguard.NoRetry(newStatusError(resp)) // too late to serve
+			return classify.MarkTooLate(newStatusError(resp)) // refused for want of time
 		}
 		return newStatusError(resp)
 	case code == http.StatusBadGateway:

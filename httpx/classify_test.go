@@ -96,7 +96,7 @@ func TestClassify(t *testing.T) {
 		{"500 POST", post, resp(500), nil, noRetry, 0},
 		{"502 POST", post, resp(502), nil, retryable, 0},
 		{"504 POST", post, resp(504), nil, retryable, 0},
-		{"504 too late", get, resp(504, "Callguard-Pushback", "-1"), nil, noRetry, 0},
+		{"504 too late", get, resp(504, "Callguard-Pushback", "-1"), nil, permanent, 0},
 		{"504 pushback delay", get, resp(504, "Callguard-Pushback", "200"), nil, retryable, 0},
 		{"503", post, resp(503), nil, retryable, 0},
 		{"503 Retry-After", post, resp(503, "Retry-After", "3"), nil, overloaded, 3 * time.Second},

@@ -36,6 +36,8 @@ func TestOnReject(t *testing.T) {
 			[]string{timeout.Header, timeout.FormatWire(10 * time.Millisecond)}, loadshed.ErrDeadline},
 		{"shed", func(t *testing.T) callguard.Policy { return fullLimiter(t, 4, loadshed.Critical) },
 			nil, okHandler, nil, loadshed.ErrShed},
+		{"timeout, nothing written", func(*testing.T) callguard.Policy { return timeout.New(20 * time.Millisecond) },
+			nil, func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, nil, timeout.ErrTimeout},
 		{"handler's own 500", func(*testing.T) callguard.Policy { return ttl.New() }, nil, fail, nil, nil},
 		{"served", func(*testing.T) callguard.Policy { return ttl.New() }, nil, okHandler, nil, nil},
 	}

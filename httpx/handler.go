@@ -135,12 +135,12 @@ type handler struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel, ok := h.inbound(w, r)
+	ctx, cancel, err := h.inbound(w, r)
 	if cancel != nil {
 		defer cancel()
 	}
-	if !ok {
-		h.reject(ctx, w, r, loadshed.ErrDeadline) // too late: next never runs
+	if err != nil {
+		h.reject(ctx, w, r, err) // too late: next never runs
 		return
 	}
 	if h.exempt != nil && h.exempt(r) {
@@ -157,7 +157,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// request. With inbound's hop state and the request's copy with ctx, it
 	// is one of the four allocations that Handler adds to a request without
 	// callguard headers.
-	err := h.h(ctx, func(ctx context.Context) error { return s.serve(ctx, gen) })
+	err = h.h(ctx, func(ctx context.Context) error { return s.serve(ctx, gen) })
 	written := s.finish()
 	h.pool.Put(s)
 	if err != nil && !written {

@@ -13,6 +13,7 @@ import (
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/breaker"
 	"github.com/callguard/callguard/bulkhead"
+	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/timeout"
 )
 
@@ -70,7 +71,10 @@ func TestHandlerMapping(t *testing.T) {
 			map[string]string{"Callguard-Pushback": "1500", "Retry-After": "2"}},
 		{"timeout", func(*testing.T) callguard.Policy { return timeout.New(10 * time.Millisecond) }, hang, 504,
 			map[string]string{"Callguard-Pushback": ""}},
-		{"deadline", func(*testing.T) callguard.Policy { return refuse(context.DeadlineExceeded) }, okHandler, 504, nil},
+		{"deadline", func(*testing.T) callguard.Policy { return refuse(context.DeadlineExceeded) }, okHandler, 504,
+			map[string]string{"Callguard-Pushback": ""}},
+		{"too late", func(*testing.T) callguard.Policy { return refuse(loadshed.ErrDeadline) }, okHandler, 504,
+			map[string]string{"Callguard-Pushback": "-1"}},
 		{"loop", func(*testing.T) callguard.Policy { return refuse(callguard.Permanent(coded("loop"))) }, okHandler, 508,
 			map[string]string{"Callguard-Error": "loop"}},
 		{"hops", func(*testing.T) callguard.Policy { return refuse(coded("hops")) }, okHandler, 508,
@@ -107,6 +111,12 @@ func TestError(t *testing.T) {
 		{"bulkhead full downstream", bulkhead.ErrFull, 503, "-1"},
 		{"overloaded downstream with delay", callguard.Overloaded(2*time.Second, nil), 503, "-1"},
 		{"timeout downstream", timeout.ErrTimeout, 504, ""},
+		// Timeouts that are not retried, but not refusals for want of time:
+		// the caller above may still retry them.
+		{"POST timed out downstream", callguard.NoRetry(context.DeadlineExceeded), 504, ""},
+		{"no time left to send", ErrNoTimeLeft, 504, ""},
+		{"too late downstream", ResponseError(&http.Response{StatusCode: 504, Status: "504 Gateway Timeout",
+			Header: http.Header{"Callguard-Pushback": {"-1"}}}), 504, "-1"},
 		{"loop downstream", callguard.Permanent(&StatusError{StatusCode: 508, Status: "508 Loop Detected", Reason: "loop"}), 508, ""},
 		{"other", errors.New("boom"), 500, ""},
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/internal/classify"
 	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/timeout"
 	"github.com/callguard/callguard/ttl"
@@ -81,9 +82,10 @@ func (w *wire) request(ctx context.Context, req *http.Request) *http.Request {
 // inbound returns the context that the handler of r gets: with the hop
 // budget, call path, priority, deadline and request id that r carries, as far as h
 // trusts them, and cancel, to call when the handler is done, or nil. It
-// also echoes the request id in w's header. ok false means that r has too
-// little time left to be served: the caller answers 504.
-func (h *handler) inbound(w http.ResponseWriter, r *http.Request) (ctx context.Context, cancel context.CancelFunc, ok bool) {
+// also echoes the request id in w's header. A non-nil err, a
+// [*classify.DeadlineError], means that r has too little time left to be
+// served: the caller answers 504.
+func (h *handler) inbound(w http.ResponseWriter, r *http.Request) (ctx context.Context, cancel context.CancelFunc, err error) {
 	hdr := r.Header
 	var hops, path string
 	if !h.edge {
@@ -105,9 +107,9 @@ func (h *handler) inbound(w http.ResponseWriter, r *http.Request) (ctx context.C
 }
 
 // deadline sets ctx's deadline from the request's Callguard-Timeout and the
-// server's max deadline, and reports whether the time left is enough to
-// serve the request.
-func (h *handler) deadline(ctx context.Context, hdr http.Header) (context.Context, context.CancelFunc, bool) {
+// server's max deadline. It returns a [*classify.DeadlineError] when the
+// time left is not enough to serve the request.
+func (h *handler) deadline(ctx context.Context, hdr http.Header) (context.Context, context.CancelFunc, error) {
 	d, set := h.maxDeadline, h.maxDeadline > 0
 	if v := hdr[timeout.Header]; len(v) > 0 && (!h.edge || set) {
 		if td, err := timeout.ParseWire(v[0]); err == nil && (!set || td < d) {
@@ -122,13 +124,15 @@ func (h *handler) deadline(ctx context.Context, hdr http.Header) (context.Contex
 	}
 	dl, ok := ctx.Deadline()
 	if !ok {
-		return ctx, cancel, true
+		return ctx, cancel, nil
 	}
 	if !set {
 		now = time.Now()
 	}
-	left := dl.Sub(now)
-	return ctx, cancel, left > 0 && left >= h.minServiceTime
+	if left := dl.Sub(now); left <= 0 || left < h.minServiceTime {
+		return ctx, cancel, &classify.DeadlineError{Pkg: "httpx", Left: left, Min: h.minServiceTime}
+	}
+	return ctx, cancel, nil
 }
 
 // requestID returns the request id for a request with header hdr: its

@@ -6,6 +6,7 @@ package classify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/callguard/callguard"
@@ -87,11 +88,41 @@ func code(err error) Kind {
 	return Other
 }
 
-// TooLate reports whether err, of class Timeout, must reach the caller with
-// "do not retry": a refusal for want of time ([loadshed.ErrDeadline], also
-// the adapters' early rejection), which a retry could only meet again with
-// less time left, or a deadline error that is not retryable (one that came
-// back "do not retry" from further down, passed on by the handler).
+// TooLate reports whether err, of class Timeout, is a refusal for want of
+// time, which must reach the caller with "do not retry", since a retry
+// could only meet it again with less time left: [loadshed.ErrDeadline], a
+// [*DeadlineError] of the adapters' early rejection, or a callee's such
+// refusal that a client marked with [MarkTooLate] and the handler passed
+// on. A timeout of any other kind is not: it keeps its bare 504.
 func TooLate(err error) bool {
-	return errors.Is(err, loadshed.ErrDeadline) || !callguard.Retryable(err)
+	return errors.Is(err, loadshed.ErrDeadline)
 }
+
+// A DeadlineError is an adapter's refusal, before its policy and handler
+// run, of a request with less time left than its minimum service time. It
+// matches [loadshed.ErrDeadline], and so [context.DeadlineExceeded].
+type DeadlineError struct {
+	Pkg       string        // the adapter: "httpx" or "grpcx"
+	Left, Min time.Duration // the time left, the minimum service time
+}
+
+func (e *DeadlineError) Error() string {
+	return fmt.Sprintf("%s: %v left, less than the minimum service time %v", e.Pkg, e.Left.Round(time.Microsecond), e.Min)
+}
+
+// Unwrap returns [loadshed.ErrDeadline].
+func (e *DeadlineError) Unwrap() error { return loadshed.ErrDeadline }
+
+// MarkTooLate returns err, a callee's answer that it refused the call for
+// want of time (a 504 or DeadlineExceeded with the "do not retry"
+// pushback), marked for the client's policies: permanent, since a retry
+// would have less time still and the refusal says nothing about the
+// callee's health, and matching [loadshed.ErrDeadline], so that a handler
+// that passes it on passes the refusal up ([TooLate]).
+func MarkTooLate(err error) error { return &tooLate{err} }
+
+type tooLate struct{ err error }
+
+func (e *tooLate) Error() string   { return e.err.Error() }
+func (e *tooLate) Unwrap() []error { return []error{e.err, loadshed.ErrDeadline} }
+func (e *tooLate) Permanent() bool { return true }
