@@ -21,11 +21,15 @@ import (
 // give up after clientDeadline, 20 service times.
 //
 // Under -race, where the HTTP stack of client and server runs several times
-// slower on the two cores they share, time is stretched twice. With 5ms of
-// work and 100ms deadlines, nearly every request timed out there, with the
-// limiter too: each timeout closes its HTTP/1.1 connection, so the clients
-// spend their time dialing, and fall behind the schedule. The ratios to the
-// capacity, which the tests measure, stay the same.
+// slower on the two cores they share, time is stretched four times. With
+// 5ms of work and 100ms deadlines, nearly every request timed out there,
+// with the limiter too: each timeout closes its HTTP/1.1 connection, so the
+// clients spend their time dialing, and fall behind the schedule. Stretched
+// twice, the 4x phase (1600 rps) still collapsed that way about once in six
+// runs when other test packages ran beside it, as they do under go test
+// ./...; at four times (800 rps) it passed 12 runs of 12 beside the httpx
+// and grpcx tests. The ratios to the capacity, which the tests measure,
+// stay the same.
 var (
 	poolWork        = stretch() * 5 * time.Millisecond
 	nominalCapacity = poolWorkers * float64(time.Second) / float64(poolWork)
@@ -34,7 +38,7 @@ var (
 
 func stretch() time.Duration {
 	if race.Enabled {
-		return 2
+		return 4
 	}
 	return 1
 }
