@@ -3,6 +3,7 @@ package grpcx
 import (
 	"context"
 	"errors"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -99,6 +100,9 @@ func statusOf(ctx context.Context, err error) *status.Status {
 // to send; an error it does not map is returned unchanged, for gRPC to turn
 // into a status as it always does.
 func serverError(err error) (md metadata.MD, _ error) {
+	if m, ok := err.(*handlerMark); ok && m.own { //nolint:errorlint // only the handler's error as the policy passed it
+		return nil, m.err // the handler's own status, sent as it is
+	}
 	var code codes.Code
 	switch k, d := classify.Error(err); k {
 	case classify.Overloaded:
@@ -166,3 +170,58 @@ func (e *refusedError) Error() string          { return e.err.Error() }
 func (e *refusedError) Unwrap() []error        { return []error{e.err, e.cause} }
 func (e *refusedError) Permanent() bool        { return true }
 func (e *refusedError) CallguardError() string { return e.code }
+
+// marked returns err, the error of a handler run under a server policy,
+// marked as the class its answer stands for, so that the policy counts it
+// as it counts the error that the answer means (loadshed.OutcomeOf: the
+// limit backs off), as httpx does for a 503 that a handler writes:
+//
+//   - an overloaded error from the handler's own calls, or retries that ran
+//     out (retry.ErrExhausted): overloaded without a delay, answered
+//     Unavailable with grpc-retry-pushback-ms -1, since the handler's client
+//     has retried already and no tier above may;
+//   - the handler's own status Unavailable or ResourceExhausted:
+//     overloaded, and DeadlineExceeded: a deadline; the status is sent as
+//     the handler returned it, with no trailer added.
+//
+// Permanent errors and errors of other classes are returned as they are.
+func marked(err error) error {
+	if err == nil || callguard.IsPermanent(err) {
+		return err
+	}
+	switch k, _ := classify.Error(err); k {
+	case classify.Overloaded:
+		return &handlerMark{err: err}
+	case classify.Other:
+		switch status.Code(err) {
+		case codes.Unavailable, codes.ResourceExhausted:
+			return &handlerMark{err: err, own: true}
+		case codes.DeadlineExceeded:
+			return &handlerMark{err: err, own: true, timeout: true}
+		}
+	}
+	return err
+}
+
+// A handlerMark is a handler's error marked by [marked]: it matches
+// [callguard.ErrOverloaded] with no pushback delay, or, with timeout,
+// [context.DeadlineExceeded].
+type handlerMark struct {
+	err     error
+	own     bool // err is the handler's own status: sent unchanged
+	timeout bool
+}
+
+func (e *handlerMark) Error() string { return e.err.Error() }
+func (e *handlerMark) Unwrap() error { return e.err }
+
+func (e *handlerMark) Is(target error) bool {
+	if e.timeout {
+		return target == context.DeadlineExceeded
+	}
+	return target == callguard.ErrOverloaded
+}
+
+// Pushback returns 0, "do not retry", for an overloaded mark: it hides a
+// delay that a dependency asked of the handler's client.
+func (e *handlerMark) Pushback() time.Duration { return 0 }

@@ -22,10 +22,12 @@ import (
 // mapped to a status as DESIGN.md's table says:
 //
 //   - overloaded, rejected, shed (bulkhead.ErrFull, breaker.ErrOpen,
-//     [callguard.ErrOverloaded], also from a downstream call of the
-//     handler): Unavailable, with the trailer grpc-retry-pushback-ms set to
-//     the pushback delay in milliseconds, or to -1, "do not retry", when
-//     none is known. Only the tier next to the fault retries;
+//     [callguard.ErrOverloaded]): Unavailable, with the trailer
+//     grpc-retry-pushback-ms set to the pushback delay in milliseconds, or
+//     to -1, "do not retry", when none is known. The same error returned by
+//     the handler comes from one of its own calls, which its client has
+//     retried as far as its policy allowed: -1 whatever delay it carries,
+//     as httpx.Error does. Only the tier next to the fault retries;
 //   - retries that ran out (retry.ErrExhausted, as from a handler whose own
 //     client interceptor gave up on a dependency), unless the last error
 //     was permanent, a loop or a hop refusal: Unavailable with
@@ -37,7 +39,11 @@ import (
 //   - a loop in the call path or an exhausted hop budget: FailedPrecondition
 //     with the trailer callguard-error set to "loop" or "hops";
 //   - anything else is returned as the handler returned it: a status error
-//     keeps its status, and gRPC turns a plain error into Unknown.
+//     keeps its status, and gRPC turns a plain error into Unknown. The
+//     policy sees a handler's own Unavailable or ResourceExhausted as
+//     overloaded and its DeadlineExceeded as a deadline, so that a
+//     [loadshed.Limiter] backs off on them ([loadshed.OutcomeOf]); the
+//     status goes out unchanged.
 //
 // Before the policy runs, the interceptor puts the call's hop budget and
 // path (metadata callguard-hops and callguard-path, see [ttl.Inbound]) and
@@ -155,7 +161,7 @@ func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	err = s.h(ctx, func(ctx context.Context) error {
 		resp, err := handler(ctx, req)
 		r.set(gen, resp, err)
-		return err
+		return marked(err)
 	})
 	resp, returned, herr := r.take()
 	results.Put(r)
@@ -241,7 +247,7 @@ func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 		}
 		run.err = handler(srv, stream)
 		run.state.Store(2)
-		return run.err
+		return marked(run.err)
 	})
 	if err != nil {
 		var herr error

@@ -38,7 +38,9 @@ func TestServerStatusMapping(t *testing.T) {
 		{bulkhead.ErrFull, codes.Unavailable, "-1", ""},
 		{breaker.ErrOpen, codes.Unavailable, "-1", ""},
 		{callguard.ErrOverloaded, codes.Unavailable, "-1", ""},
-		{callguard.Overloaded(250*time.Millisecond, nil), codes.Unavailable, "250", ""},
+		// A handler's overloaded error comes from its own calls: whatever
+		// its delay, no tier above may retry (as httpx.Error).
+		{callguard.Overloaded(250*time.Millisecond, nil), codes.Unavailable, "-1", ""},
 		{fmt.Errorf("downstream: %w", callguard.Overloaded(0, nil)), codes.Unavailable, "-1", ""},
 		{timeout.ErrTimeout, codes.DeadlineExceeded, "", ""},
 		{context.DeadlineExceeded, codes.DeadlineExceeded, "", ""},

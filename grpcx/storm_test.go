@@ -112,31 +112,55 @@ func TestServerLimiter(t *testing.T) {
 	}
 }
 
-// TestServerLimiterOutcome checks that an overloaded downstream error that
-// a handler returns reaches the limiter as one: the slot is released, and
-// the client gets Unavailable with pushback -1.
+// TestServerLimiterOutcome checks what a limiter in the server's policy
+// learns from a handler's error, and what the caller gets.
 func TestServerLimiterOutcome(t *testing.T) {
-	var got atomic.Value
-	observe := callguard.PolicyFunc(func(next callguard.Handler) callguard.Handler {
-		return func(ctx context.Context, call func(context.Context) error) error {
-			err := next(ctx, call)
-			got.Store(loadshed.OutcomeOf(err))
-			return err
-		}
-	})
-	l := loadshed.New()
-	ts := &testServer{unary: func(context.Context, int64, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
-		return nil, &retry.ExhaustedError{Attempts: 3, Reason: retry.StopMaxAttempts, Err: breaker.ErrOpen}
-	}}
-	c := dial(t, startServer(t, ts, serverWith(callguard.Chain(observe, l))...))
-	var trailer metadata.MD
-	_, err := c.UnaryCall(testCtx(t), &testpb.SimpleRequest{}, grpc.Trailer(&trailer))
-	checkMapped(t, "UnaryCall", err, trailer, codes.Unavailable, "-1", "")
-	if o := got.Load(); o != loadshed.Dropped {
-		t.Errorf("limiter outcome = %v, want Dropped", o)
+	tests := []struct {
+		name         string
+		give         error
+		wantOutcome  loadshed.Outcome
+		wantCode     codes.Code
+		wantPushback string
+		wantMessage  string // "" to skip
+	}{
+		{"exhausted, open breaker", &retry.ExhaustedError{Attempts: 3, Reason: retry.StopMaxAttempts, Err: breaker.ErrOpen},
+			loadshed.Dropped, codes.Unavailable, "-1", ""},
+		{"exhausted, unavailable", &retry.ExhaustedError{Attempts: 3, Reason: retry.StopMaxAttempts, Err: status.Error(codes.Unavailable, "x")},
+			loadshed.Dropped, codes.Unavailable, "-1", ""},
+		{"own unavailable", status.Error(codes.Unavailable, "db down"), loadshed.Dropped, codes.Unavailable, "", "db down"},
+		{"own resource exhausted", status.Error(codes.ResourceExhausted, "quota"), loadshed.Dropped, codes.ResourceExhausted, "", "quota"},
+		{"own deadline", status.Error(codes.DeadlineExceeded, "slow"), loadshed.Dropped, codes.DeadlineExceeded, "", "slow"},
+		{"not found", status.Error(codes.NotFound, "none"), loadshed.Success, codes.NotFound, "", "none"},
+		{"internal", status.Error(codes.Internal, "bug"), loadshed.Success, codes.Internal, "", "bug"},
 	}
-	if n := l.InFlight(); n != 0 {
-		t.Errorf("InFlight() = %d, want 0", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got atomic.Value
+			observe := callguard.PolicyFunc(func(next callguard.Handler) callguard.Handler {
+				return func(ctx context.Context, call func(context.Context) error) error {
+					err := next(ctx, call)
+					got.Store(loadshed.OutcomeOf(err))
+					return err
+				}
+			})
+			l := loadshed.New()
+			ts := &testServer{unary: func(context.Context, int64, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+				return nil, tt.give
+			}}
+			c := dial(t, startServer(t, ts, serverWith(callguard.Chain(observe, l))...))
+			var trailer metadata.MD
+			_, err := c.UnaryCall(testCtx(t), &testpb.SimpleRequest{}, grpc.Trailer(&trailer))
+			checkMapped(t, "UnaryCall", err, trailer, tt.wantCode, tt.wantPushback, "")
+			if msg := status.Convert(err).Message(); tt.wantMessage != "" && msg != tt.wantMessage {
+				t.Errorf("message %q, want the handler's %q", msg, tt.wantMessage)
+			}
+			if o := got.Load(); o != tt.wantOutcome {
+				t.Errorf("limiter outcome = %v, want %v", o, tt.wantOutcome)
+			}
+			if n := l.InFlight(); n != 0 {
+				t.Errorf("InFlight() = %d, want 0", n)
+			}
+		})
 	}
 }
 
