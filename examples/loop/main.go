@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,16 @@ type system struct {
 	tr       *http.Transport
 	active   atomic.Int64 // handlers running now
 	peak     atomic.Int64 // most handlers running at once
+
+	mu   sync.Mutex
+	logs []string // what the services logged of their refusals
+}
+
+// log records a line of a service's log.
+func (sys *system) log(format string, args ...any) {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	sys.logs = append(sys.logs, fmt.Sprintf(format, args...))
 }
 
 func main() {
@@ -86,7 +97,13 @@ func run(title string, guarded bool) {
 		fmt.Printf(" %s=%d", s.name, s.calls.Load())
 		all, started = all+s.calls.Load(), started+s.runs.Load()
 	}
-	fmt.Printf(" (%d in all, %d handlers started, at most %d running at once)\n\n", all, started, sys.peak.Load())
+	fmt.Printf(" (%d in all, %d handlers started, at most %d running at once)\n", all, started, sys.peak.Load())
+	sys.mu.Lock()
+	for _, line := range sys.logs {
+		fmt.Printf("  log: %s\n", line)
+	}
+	sys.mu.Unlock()
+	fmt.Println()
 }
 
 // describe returns the part of err worth printing.
@@ -110,7 +127,12 @@ func newSystem(guarded bool) *system {
 		s := &service{name: name}
 		var h http.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { sys.serve(s, rw, r) })
 		if guarded {
-			h = httpx.Handler(h, callguard.Chain(ttl.New(ttl.WithService(name))))
+			// Each service logs what it refuses, with the request id that
+			// the first hop created and every hop passed on.
+			h = httpx.Handler(h, callguard.Chain(ttl.New(ttl.WithService(name))), httpx.WithRequestIDs(),
+				httpx.OnReject(func(r *http.Request, err error) {
+					sys.log("%s refused %s %s: %v", name, r.Method, r.URL.Path, err)
+				}))
 		}
 		s.ts = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			s.calls.Add(1)
