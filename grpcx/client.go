@@ -39,19 +39,18 @@ func UnaryClientInterceptor(p callguard.Policy, opts ...Option) grpc.UnaryClient
 	return newClient(p, opts).unary
 }
 
-// client is the state shared by the calls of one client interceptor.
+// client is the state shared by the calls of one client interceptor: its
+// policy and its options (the server options are ignored).
 type client struct {
-	h          callguard.Handler // the policy, wrapped once
-	classify   func(err error, trailer metadata.MD) error
-	retryFirst bool
+	h callguard.Handler // the policy, wrapped once
+	options
 }
 
 func newClient(p callguard.Policy, opts []Option) *client {
 	if p == nil {
 		panic("grpcx: nil policy")
 	}
-	o := newOptions(opts)
-	return &client{h: p.Wrap(callguard.Invoke), classify: o.classify, retryFirst: o.retryFirst}
+	return &client{h: p.Wrap(callguard.Invoke), options: newOptions(opts)}
 }
 
 // mark classifies the error of a failed attempt. A classifier that returns

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -87,35 +86,18 @@ func StreamServerInterceptor(p callguard.Policy, opts ...Option) grpc.StreamServ
 	return newServer(p, opts).stream
 }
 
-// server is the state shared by the calls of one server interceptor.
+// server is the state shared by the calls of one server interceptor: its
+// policy and its options (the client options are ignored).
 type server struct {
-	h           callguard.Handler
-	edge        bool
-	requestIDs  bool
-	maxDeadline time.Duration
-	margin      time.Duration
-	minService  time.Duration
-	exempt      func(fullMethod string) bool              // nil: none
-	priority    func(fullMethod string) loadshed.Priority // nil: the caller's
-	onReject    func(ctx context.Context, fullMethod string, err error)
+	h callguard.Handler
+	options
 }
 
 func newServer(p callguard.Policy, opts []Option) *server {
 	if p == nil {
 		panic("grpcx: nil policy")
 	}
-	o := newOptions(opts) // the client options are ignored
-	return &server{
-		h:           p.Wrap(callguard.Invoke),
-		edge:        o.edge,
-		requestIDs:  o.requestIDs,
-		maxDeadline: o.maxDeadline,
-		margin:      o.margin,
-		minService:  o.minService,
-		exempt:      o.exempt,
-		priority:    o.priority,
-		onReject:    o.onReject,
-	}
+	return &server{h: p.Wrap(callguard.Invoke), options: newOptions(opts)}
 }
 
 // reject reports err, the failure of a call to method that its handler did

@@ -111,9 +111,7 @@ func Handler(next http.Handler, p callguard.Policy, opts ...Option) http.Handler
 	if next == nil {
 		next = http.DefaultServeMux
 	}
-	h := &handler{next: next, h: callguard.Invoke, edge: o.edge, requestIDs: o.requestIDs,
-		maxDeadline: o.maxDeadline, minServiceTime: o.minServiceTime,
-		exempt: o.exempt, priority: o.priority, onReject: o.onReject}
+	h := &handler{next: next, h: callguard.Invoke, options: o}
 	if p != nil {
 		h.h = p.Wrap(callguard.Invoke)
 	}
@@ -121,17 +119,13 @@ func Handler(next http.Handler, p callguard.Policy, opts ...Option) http.Handler
 	return h
 }
 
+// handler is the state shared by the requests of one Handler: its next
+// handler, policy and options (the transport options are ignored).
 type handler struct {
-	next           http.Handler
-	h              callguard.Handler
-	edge           bool
-	requestIDs     bool
-	maxDeadline    time.Duration
-	minServiceTime time.Duration
-	exempt         func(*http.Request) bool              // nil: none
-	priority       func(*http.Request) loadshed.Priority // nil: the wire's
-	onReject       func(*http.Request, error)            // nil: none
-	pool           sync.Pool                             // of *serving
+	next http.Handler
+	h    callguard.Handler
+	options
+	pool sync.Pool // of *serving
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/callguard/callguard"
 )
@@ -112,8 +111,7 @@ func NewTransport(next http.RoundTripper, p callguard.Policy, opts ...Option) ht
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	t := &transport{next: next, h: callguard.Invoke, classifier: o.classifier, maxPushback: o.maxPushback,
-		propagate: o.propagate, margin: o.margin}
+	t := &transport{next: next, h: callguard.Invoke, options: o}
 	if p != nil {
 		t.h = p.Wrap(callguard.Invoke)
 	}
@@ -121,14 +119,13 @@ func NewTransport(next http.RoundTripper, p callguard.Policy, opts ...Option) ht
 	return t
 }
 
+// transport is the state shared by the requests of one NewTransport: its
+// next RoundTripper, policy and options (the Handler options are ignored).
 type transport struct {
-	next        http.RoundTripper
-	h           callguard.Handler
-	classifier  func(*http.Request, *http.Response, error) error // nil: classify with maxPushback
-	maxPushback time.Duration
-	propagate   bool
-	margin      time.Duration
-	pool        sync.Pool // of *roundTrip
+	next http.RoundTripper
+	h    callguard.Handler
+	options
+	pool sync.Pool // of *roundTrip
 }
 
 // RoundTrip runs req through the policy.
