@@ -121,7 +121,7 @@ func FuzzParseHops(f *testing.F) {
 }
 
 func FuzzParsePath(f *testing.F) {
-	for _, s := range []string{"", "a", "a,b", "a, b", "a,,b", strings.Repeat("abc,", 500) + "z", "\xff"} {
+	for _, s := range []string{"", "a", "a,b", "a, b", "a\t,b", "a\r,b", "a,\nb", strings.Repeat("abc,", 500) + "z", "\xff"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -135,7 +135,7 @@ func canonicalPath(s string) (string, error) {
 	entries := 0
 	for rest := s; ; {
 		id, tail, more := strings.Cut(rest, ",")
-		if t := strings.TrimSpace(id); t != id {
+		if t := strings.Trim(id, " \t"); t != id { // the spaces that the Map below drops
 			clean = false
 			id = t
 		}
