@@ -213,18 +213,6 @@ func TestProbeOutcome(t *testing.T) {
 	}
 }
 
-func TestReopenedCircuitRejects(t *testing.T) {
-	cb := New(WithConsecutiveFailures(1), WithOpenTimeout(time.Hour))
-	trip(t, cb)
-	ran := false
-	if err := cb.Do(context.Background(), func(context.Context) error { ran = true; return nil }); !errors.Is(err, ErrOpen) {
-		t.Errorf("Do(…) = %v, want ErrOpen", err)
-	}
-	if ran {
-		t.Error("fn ran while open")
-	}
-}
-
 func TestExclusions(t *testing.T) {
 	tests := []struct {
 		name         string

@@ -53,23 +53,24 @@ func New(n int, opts ...Option) *Bulkhead {
 // when ctx is done before a slot is taken. The slot is released when fn
 // returns or panics.
 func (b *Bulkhead) Do(ctx context.Context, fn func(context.Context) error) error {
-	if err := b.acquire(ctx); err != nil {
-		return err
-	}
-	defer b.Release()
-	return fn(ctx)
+	return b.run(ctx, fn, callguard.Invoke)
 }
 
 // Wrap returns a handler that runs next under the bulkhead, as [Bulkhead.Do]
 // runs fn.
 func (b *Bulkhead) Wrap(next callguard.Handler) callguard.Handler {
 	return func(ctx context.Context, call func(context.Context) error) error {
-		if err := b.acquire(ctx); err != nil {
-			return err
-		}
-		defer b.Release()
-		return next(ctx, call)
+		return b.run(ctx, call, next)
 	}
+}
+
+// run calls next with call once it holds a slot.
+func (b *Bulkhead) run(ctx context.Context, call func(context.Context) error, next callguard.Handler) error {
+	if err := b.acquire(ctx); err != nil {
+		return err
+	}
+	defer b.Release()
+	return next(ctx, call)
 }
 
 // TryAcquire takes a slot if one is free now and reports whether it did. It

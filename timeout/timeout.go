@@ -103,10 +103,7 @@ func (t *Timeout) call(ctx context.Context, call func(context.Context) error, ne
 	case <-c.done:
 	case <-ctx.Done():
 		if c.state.CompareAndSwap(running, abandoned) {
-			if errors.Is(context.Cause(ctx), ErrTimeout) {
-				return ErrTimeout
-			}
-			return ctx.Err()
+			return ctx.Err() // run makes it ErrTimeout when the deadline is ours
 		}
 		<-c.done // it finished as the deadline came: use its result
 	}

@@ -52,19 +52,18 @@ type Coded interface {
 // cannot fix keeps its class: a permanent error, a loop, an exhausted hop
 // budget.
 func Error(err error) (k Kind, pushback time.Duration) {
-	switch {
-	case err == nil:
+	if err == nil {
 		return Other, 0
-	case errors.Is(err, retry.ErrExhausted) && !callguard.IsPermanent(err) && code(err) == Other:
+	}
+	c := code(err)
+	switch {
+	case errors.Is(err, retry.ErrExhausted) && !callguard.IsPermanent(err) && c == Other:
 		return Overloaded, 0
 	case errors.Is(err, callguard.ErrOverloaded):
 		d, _ := callguard.Pushback(err)
 		return Overloaded, d
-	}
-	if k := code(err); k != Other {
-		return k, 0
-	}
-	switch {
+	case c != Other:
+		return c, 0
 	case errors.Is(err, context.DeadlineExceeded):
 		return Timeout, 0
 	case errors.Is(err, context.Canceled):
