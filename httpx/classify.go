@@ -90,28 +90,24 @@ func classifyWith(req *http.Request, resp *http.Response, err error, maxPushback
 		return callguard.NoRetry(err)
 	}
 	code := resp.StatusCode
-	switch {
-	case code < 400:
+	if code < 400 {
 		return nil
+	}
+	se := newStatusError(resp)
+	switch {
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		se := newStatusError(resp)
 		if d, ok := pushback(resp.Header, maxPushback); ok {
 			return callguard.Overloaded(d, se)
 		}
 		return se
 	case code == http.StatusGatewayTimeout:
 		if d, ok := pushback(resp.Header, maxPushback); ok && d == 0 {
-			return classify.MarkTooLate(newStatusError(resp)) // refused for want of time
+			return classify.MarkTooLate(se) // refused for want of time
 		}
-		return newStatusError(resp)
+		return se
 	case code == http.StatusBadGateway:
-		return newStatusError(resp)
-	case code < 500:
-		return callguard.Permanent(newStatusError(resp))
-	}
-	se := newStatusError(resp)
-	switch {
-	case se.Reason != "" && code == http.StatusLoopDetected:
+		return se
+	case code < 500, se.Reason != "" && code == http.StatusLoopDetected:
 		return callguard.Permanent(se)
 	case idempotent(req):
 		return se

@@ -148,9 +148,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	gen := s.start(w, r)
 	// The closure ties the call to this use of s, so that a call that a
 	// policy abandoned and that starts late does not run next for a later
-	// request. With inbound's hop state and the request's copy with ctx, it
-	// is one of the four allocations that Handler adds to a request without
-	// callguard headers.
+	// request. It is the one allocation that Handler adds to a request
+	// without callguard headers (TestHandlerAllocs); each header present
+	// adds its context value, and a changed context the request's copy.
 	err = h.h(ctx, func(ctx context.Context) error { return s.serve(ctx, gen) })
 	written := s.finish()
 	h.pool.Put(s)
@@ -165,7 +165,7 @@ func (h *handler) reject(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if h.onReject != nil {
 		h.onReject(r.WithContext(ctx), callguard.ErrorWithRequestID(ctx, err))
 	}
-	writeError(w, err, false)
+	writeError(w, err)
 }
 
 // A serving is the state of one ServeHTTP call, pooled.
@@ -240,14 +240,15 @@ func written(code int) error {
 // marked returns err, an error of the handler or of its dependency, marked
 // as the class its answer stands for, so that the policy counts it as it
 // counts the error that the answer means (loadshed.OutcomeOf: the limit
-// backs off), and [Error] answers it as such: exhausted retries and a 503
-// or 429 as overloaded (no delay: the tier next to the fault has retried),
-// a 504 as a deadline. Other errors are returned as they are.
+// backs off), and [Error] answers it as such: exhausted retries, an
+// overloaded error with a delay, and a 503 or 429 as overloaded with no
+// delay (the tier next to the fault has retried), a 504 as a deadline.
+// Other errors are returned as they are.
 func marked(err error) error {
 	var se *StatusError
-	switch k, _ := classify.Error(err); {
-	case k == classify.Overloaded && !errors.Is(err, callguard.ErrOverloaded):
-		return callguard.Overloaded(0, err) // exhausted retries
+	switch k, d := classify.Error(err); {
+	case k == classify.Overloaded && (d > 0 || !errors.Is(err, callguard.ErrOverloaded)):
+		return callguard.Overloaded(0, err) // exhausted retries, or a delay asked of the handler's client
 	case k != classify.Other || !errors.As(err, &se):
 		return err
 	}
@@ -306,7 +307,7 @@ func Error(w http.ResponseWriter, err error) {
 			return
 		}
 	}
-	writeError(w, err, true)
+	writeError(w, err)
 }
 
 // findWriter returns the Handler's responseWriter under w, or nil.
@@ -324,18 +325,14 @@ func findWriter(w http.ResponseWriter) *responseWriter {
 	return nil
 }
 
-// writeError writes the response for err. downstream says that err came
-// from a dependency of the handler rather than from the server's policy.
-func writeError(w http.ResponseWriter, err error, downstream bool) {
+// writeError writes the response for err.
+func writeError(w http.ResponseWriter, err error) {
 	kind, delay := classify.Error(err)
 	code := http.StatusInternalServerError
 	h := w.Header()
 	switch kind {
 	case classify.Overloaded:
 		code = http.StatusServiceUnavailable
-		if downstream {
-			delay = 0
-		}
 		h.Set(headerPushback, callguard.FormatPushback(delay))
 		if delay > 0 {
 			secs := (min(delay, callguard.MaxPushback) + time.Second - 1) / time.Second

@@ -132,7 +132,7 @@ func TestError(t *testing.T) {
 				t.Errorf("Error(%v): %d with pushback %q, retry-after %q; want %d with %q and none",
 					tt.give, rec.Code, rec.Header().Get("Callguard-Pushback"), rec.Header().Get("Retry-After"), tt.wantStatus, tt.wantPushback)
 			}
-			if got != tt.give { //nolint:errorlint // the very error
+			if !errors.Is(got, tt.give) {
 				t.Errorf("policy saw %v, want %v", got, tt.give)
 			}
 		})

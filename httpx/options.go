@@ -21,7 +21,7 @@ func (f optionFunc) apply(o *options) { f(o) }
 const DefaultDeadlineMargin = 5 * time.Millisecond
 
 type options struct {
-	classifier  func(*http.Request, *http.Response, error) error // nil: the default, with maxPushback
+	classifier  func(*http.Request, *http.Response, error) error // nil: the default, with maxPushback (NewTransport sets it)
 	maxPushback time.Duration
 
 	// Transport: propagation.

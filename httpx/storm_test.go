@@ -401,6 +401,20 @@ func TestNoRetryStorm(t *testing.T) {
 			if tt.bound > 0 && after > tt.bound {
 				t.Errorf("calls reaching C per request after warm-up = %.2f, want <= %.2f", after, tt.bound)
 			}
+			checkStorm(t, tt.naive, tt.n, s.a.Load(), s.c.Load())
 		})
+	}
+}
+
+// checkStorm checks what a run of n edge requests did at A and C: a naive
+// stack sends each 3·3·3 = 27 times to C; with callguard, A answers "don't
+// retry", so the edge client sends each to A once, whatever C does.
+func checkStorm(t *testing.T, naive bool, n int, a, c int64) {
+	t.Helper()
+	switch {
+	case naive && c != 27*int64(n):
+		t.Errorf("naive stack: %d calls reached C for %d requests, want 27 each", c, n)
+	case !naive && a != int64(n):
+		t.Errorf("%d requests reached A for %d edge requests, want one each: A's 503 says don't retry", a, n)
 	}
 }

@@ -111,6 +111,12 @@ func NewTransport(next http.RoundTripper, p callguard.Policy, opts ...Option) ht
 	if next == nil {
 		next = http.DefaultTransport
 	}
+	if o.classifier == nil {
+		maxPushback := o.maxPushback
+		o.classifier = func(req *http.Request, resp *http.Response, err error) error {
+			return classifyWith(req, resp, err, maxPushback)
+		}
+	}
 	t := &transport{next: next, h: callguard.Invoke, options: o}
 	if p != nil {
 		t.h = p.Wrap(callguard.Invoke)
@@ -132,9 +138,11 @@ type transport struct {
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt := t.pool.Get().(*roundTrip)
 	gen := rt.start(req)
-	// The closure is the one allocation of RoundTrip: it ties the attempts
+	// The closure is RoundTrip's own allocation (the only one with
+	// WithPropagation(false), TestTransportAllocs): it ties the attempts
 	// to this use of rt, so that an abandoned attempt that starts late
-	// cannot act on a later request.
+	// cannot act on a later request. Propagation adds each attempt's copy
+	// of the request and its header map.
 	err := t.h(req.Context(), func(ctx context.Context) error { return rt.attempt(ctx, gen) })
 	resp, sent, done := rt.finish()
 	if done {
@@ -158,13 +166,6 @@ func (t *transport) CloseIdleConnections() {
 	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
-}
-
-func (t *transport) classify(req *http.Request, resp *http.Response, err error) error {
-	if t.classifier != nil {
-		return t.classifier(req, resp, err)
-	}
-	return classifyWith(req, resp, err, t.maxPushback)
 }
 
 // A roundTrip is the state of one RoundTrip call, pooled.
@@ -270,9 +271,9 @@ func (t *transport) send(ctx context.Context, creq *http.Request, n int, prev er
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		l.release()
-		return nil, t.classify(creq, nil, err)
+		return nil, t.classifier(creq, nil, err)
 	}
-	cerr := t.classify(creq, resp, nil)
+	cerr := t.classifier(creq, resp, nil)
 	released := false
 	if cerr != nil {
 		released = park(resp) // under the attempt's context: its timeout bounds the read
@@ -280,7 +281,7 @@ func (t *transport) send(ctx context.Context, creq *http.Request, n int, prev er
 	if l.cancel != nil && !l.detach(resp, released, rctx) {
 		// The attempt's context ended as the headers came: the body is cut.
 		discard(resp)
-		return nil, t.classify(creq, nil, context.Cause(ctx))
+		return nil, t.classifier(creq, nil, context.Cause(ctx))
 	}
 	return resp, cerr
 }
