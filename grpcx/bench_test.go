@@ -3,6 +3,7 @@ package grpcx_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -93,14 +94,24 @@ func TestServerInterceptorAllocs(t *testing.T) {
 		t.Skip("allocation counts need a build without -race")
 	}
 	in := grpcx.UnaryServerInterceptor(bulkhead.New(64))
-	ctx := context.Background()
 	info := &grpc.UnaryServerInfo{}
-	n := testing.AllocsPerRun(100, func() {
-		in(ctx, nil, info, noopHandler)
-	})
-	// 1 for the closure; a call without callguard metadata carries no hop
-	// state (ttl.Inbound allocates only for one that does).
-	if n > 1 {
-		t.Errorf("UnaryServerInterceptor allocs = %v, want <= 1", n)
+	withDeadline, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		want float64
+	}{
+		// 1 for the closure; a call without callguard metadata carries no
+		// hop state (ttl.Inbound allocates only for one that does).
+		{"no deadline", context.Background(), 1},
+		// and 4 for context.WithDeadline: the default margin moves it.
+		{"deadline", withDeadline, 5},
+	}
+	for _, tt := range tests {
+		n := testing.AllocsPerRun(100, func() { in(tt.ctx, nil, info, noopHandler) })
+		if n > tt.want {
+			t.Errorf("%s: UnaryServerInterceptor allocs = %v, want <= %v", tt.name, n, tt.want)
+		}
 	}
 }

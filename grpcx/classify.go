@@ -59,12 +59,12 @@ func Classify(err error, trailer metadata.MD) error {
 	}
 	switch st.Code() {
 	case codes.Unavailable, codes.Aborted, codes.DeadlineExceeded:
-		return pushback(err, trailer)
+		return pushback(err, st.Code(), trailer)
 	case codes.ResourceExhausted:
 		if strings.Contains(st.Message(), "larger than max") {
 			return callguard.Permanent(err)
 		}
-		return pushback(err, trailer)
+		return pushback(err, st.Code(), trailer)
 	case codes.FailedPrecondition:
 		if v := trailer[errorKey]; len(v) == 1 {
 			switch v[0] {
@@ -83,16 +83,17 @@ func Classify(err error, trailer metadata.MD) error {
 	return callguard.NoRetry(err) // Internal, Unknown, DataLoss, undefined codes
 }
 
-// pushback returns err as an overloaded error when the trailer carries a
-// pushback, and unchanged otherwise.
-func pushback(err error, trailer metadata.MD) error {
+// pushback returns err, of status code, as an overloaded error when the
+// trailer carries a pushback (for DeadlineExceeded and "do not retry", a
+// refusal for want of time), and unchanged otherwise.
+func pushback(err error, code codes.Code, trailer metadata.MD) error {
 	v := trailer[pushbackKey]
 	if len(v) == 0 {
 		return err
 	}
 	d, retry := callguard.ParsePushback(v[0])
 	switch {
-	case (!retry || len(v) > 1) && status.Code(err) == codes.DeadlineExceeded:
+	case (!retry || len(v) > 1) && code == codes.DeadlineExceeded:
 		return classify.MarkTooLate(err) // refused for want of time: not an overload
 	case !retry || len(v) > 1:
 		return callguard.Overloaded(0, err)

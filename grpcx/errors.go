@@ -74,11 +74,8 @@ func statusOf(ctx context.Context, err error) *status.Status {
 	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 		return status.New(status.FromContextError(cerr).Code(), err.Error())
 	}
-	var gs interface{ GRPCStatus() *status.Status }
-	if errors.As(err, &gs) {
-		if st := gs.GRPCStatus(); st != nil {
-			return st
-		}
+	if st := ownStatus(err); st != nil {
+		return st
 	}
 	code := codes.Unknown
 	switch k, _ := classify.Error(err); k {

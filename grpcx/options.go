@@ -38,7 +38,7 @@ type options struct {
 // newOptions resolves opts. It panics, with a message that names the
 // option, on a negative duration.
 func newOptions(opts []Option) options {
-	o := options{classify: Classify, margin: DefaultDeadlineMargin}
+	o := options{margin: DefaultDeadlineMargin}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}

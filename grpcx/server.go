@@ -67,9 +67,11 @@ import (
 // backs the limit off). [WithExempt] takes methods such as health checks
 // out of the policy altogether.
 //
-// A healthy call costs the policy's own work and three allocations (one
-// for the call, two for the hop state), plus one per callguard metadata key
-// present and two when the deadline changes. p is
+// A healthy call costs the policy's own work and one allocation (the
+// call's closure), four more when [WithDeadlineMargin] or [WithMaxDeadline]
+// changes its deadline (context.WithDeadline: the default margin changes
+// every deadline), and four more when it carries hops and a path (the hop
+// state and its context); TestServerInterceptorAllocs guards these. p is
 // wrapped once, here. A server policy should not retry: the handler would
 // run again. It panics if p is nil or an option has a negative duration.
 func UnaryServerInterceptor(p callguard.Policy, opts ...Option) grpc.UnaryServerInterceptor {
@@ -210,10 +212,7 @@ func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 	}
 	ctx, exempt := s.admit(ctx, info.FullMethod)
 	if exempt {
-		if ctx != ss.Context() {
-			ss = &serverStream{ServerStream: ss, ctx: ctx}
-		}
-		return handler(srv, ss)
+		return handler(srv, withContext(ss, ctx))
 	}
 	var run struct {
 		state atomic.Int32 // 0: not run; 1: running; 2: returned err
@@ -223,11 +222,7 @@ func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 		if !run.state.CompareAndSwap(0, 1) {
 			return errRerun
 		}
-		stream := ss
-		if ctx != ss.Context() {
-			stream = &serverStream{ServerStream: ss, ctx: ctx}
-		}
-		run.err = handler(srv, stream)
+		run.err = handler(srv, withContext(ss, ctx))
 		run.state.Store(2)
 		return marked(run.err)
 	})
@@ -243,6 +238,14 @@ func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 		return failure(ss.Context(), err, streamTrailer(ss))
 	}
 	return nil
+}
+
+// withContext returns ss with ctx as its context.
+func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
+	if ctx == ss.Context() {
+		return ss
+	}
+	return &serverStream{ServerStream: ss, ctx: ctx}
 }
 
 // A serverStream gives a stream handler the policy's context.

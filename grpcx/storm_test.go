@@ -324,6 +324,12 @@ func TestNoRetryStorm(t *testing.T) {
 			if tt.bound > 0 && after > tt.bound {
 				t.Errorf("calls reaching C per request after warm-up = %.2f, want <= %.2f", after, tt.bound)
 			}
+			switch {
+			case tt.naive && cCalls.Load() != 27*int64(tt.n):
+				t.Errorf("naive stack: %d calls reached C for %d requests, want 27 each", cCalls.Load(), tt.n)
+			case !tt.naive && a.Load() != int64(tt.n):
+				t.Errorf("%d calls reached A for %d edge calls, want one each: A's Unavailable says don't retry", a.Load(), tt.n)
+			}
 		})
 	}
 }
