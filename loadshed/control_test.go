@@ -1,6 +1,7 @@
 package loadshed
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 func TestGrowsWhenLatencyFlat(t *testing.T) {
 	clk := clock.NewFake()
 	var changes []int
-	l := New(withClock(clk), OnLimitChange(func(old, new int) {
+	l := New(withClock(clk), WithAlgorithm(Gradient2{}), OnLimitChange(func(old, new int) {
 		if new <= old {
 			t.Errorf("OnLimitChange(%d, %d) with flat latency", old, new)
 		}
@@ -29,7 +30,7 @@ func TestGrowsWhenLatencyFlat(t *testing.T) {
 
 func TestAppLimitedDoesNotGrow(t *testing.T) {
 	clk := clock.NewFake()
-	l := New(withClock(clk))
+	l := New(withClock(clk), WithAlgorithm(Gradient2{}))
 	for range 500 {
 		round(t, l, clk, 5, 10*time.Millisecond, Success) // a quarter of the limit
 	}
@@ -40,7 +41,7 @@ func TestAppLimitedDoesNotGrow(t *testing.T) {
 
 func TestShrinksWhenLatencyRises(t *testing.T) {
 	clk := clock.NewFake()
-	l := New(withClock(clk))
+	l := New(withClock(clk), WithAlgorithm(Gradient2{}))
 	rounds(t, l, clk, 3*time.Second, 10*time.Millisecond, Success)
 	grown := l.Limit()
 	rounds(t, l, clk, 2*time.Second, 40*time.Millisecond, Success)
@@ -55,7 +56,7 @@ func TestShrinksWhenLatencyRises(t *testing.T) {
 
 func TestMinMaxLimits(t *testing.T) {
 	clk := clock.NewFake()
-	l := New(withClock(clk), WithMinLimit(10), WithMaxLimit(30))
+	l := New(withClock(clk), WithAlgorithm(Gradient2{}), WithMinLimit(10), WithMaxLimit(30))
 	rounds(t, l, clk, 5*time.Second, 10*time.Millisecond, Success)
 	if got := l.Limit(); got != 30 {
 		t.Errorf("Limit() after growth = %d, want the max 30", got)
@@ -88,5 +89,153 @@ func TestAIMD(t *testing.T) {
 	rounds(t, l, clk, 200*time.Millisecond, 50*time.Millisecond, Success) // over Timeout
 	if got := l.Limit(); got >= grown {
 		t.Errorf("AIMD Limit() after slow windows = %d, want < %d", got, grown)
+	}
+}
+
+// windowOf runs one sampling window of calls that each take rtt, with n in
+// flight (fewer if the limit is lower), and returns the limit after it.
+func windowOf(t *testing.T, l *Limiter, clk *clock.Fake, n int, rtt time.Duration) int {
+	t.Helper()
+	for range (DefaultWindow+rtt-1)/rtt + 1 {
+		round(t, l, clk, n, rtt, Success)
+	}
+	return l.Limit()
+}
+
+// A service of 4 workers, 5ms a call: with n calls in flight a call takes
+// 5ms·max(1, n/4).
+func workers4(n int) time.Duration {
+	return time.Duration(max(1, float64(n)/4) * float64(5*time.Millisecond))
+}
+
+func TestGradientProbesMinRTT(t *testing.T) {
+	clk := clock.NewFake()
+	l := New(withClock(clk), WithAlgorithm(Gradient{MinRTTInterval: 10 * time.Second}))
+	var limits []int
+	for range 4 {
+		n := l.Limit()
+		limits = append(limits, windowOf(t, l, clk, n, workers4(n)))
+	}
+	// The first window ends with the limit at the floor; the second
+	// drains the queue there, the third measures the minimum RTT; the
+	// fourth runs at the saved limit again.
+	if want := []int{DefaultMinLimit, DefaultMinLimit, DefaultInitialLimit}; !slices.Equal(limits[:3], want) {
+		t.Fatalf("limits after the first windows = %v, want %v then a gradient step", limits, want)
+	}
+	// At 20 in flight a call takes 25ms, five times the minimum RTT: the
+	// gradient is clamped to 0.5, and the limit is 10 + √10.
+	if limits[3] != 13 {
+		t.Errorf("limit after the first window at 5x the minimum RTT = %d, want 13", limits[3])
+	}
+	if got, want := l.ctrl.(*gradient).minRTT, float64(5*time.Millisecond); got != want {
+		t.Errorf("minRTT = %v, want %v", time.Duration(got), time.Duration(want))
+	}
+}
+
+// TestGradientHoldsLatency checks the point of Gradient: under sustained
+// overload of a service whose latency grows with the calls in flight, the
+// limit settles near the service's own concurrency, so that admitted calls
+// wait about one service time, and stays there; Gradient2 in the same
+// setting lets it grow with the latency.
+func TestGradientHoldsLatency(t *testing.T) {
+	for _, tt := range []struct {
+		algo     Algorithm
+		min, max int
+	}{
+		{Gradient{}, 4, 10},
+	} {
+		clk := clock.NewFake()
+		l := New(withClock(clk), WithAlgorithm(tt.algo))
+		for range 600 { // about a minute of overload: one probe or two more
+			windowOf(t, l, clk, l.Limit(), workers4(l.Limit()))
+		}
+		// Sample the limit outside a probe.
+		got := l.Limit()
+		for got == DefaultMinLimit {
+			got = windowOf(t, l, clk, l.Limit(), workers4(l.Limit()))
+		}
+		t.Logf("%T, 4 workers saturated for a minute: limit %d, latency %v", tt.algo, got, workers4(got))
+		if got < tt.min || got > tt.max {
+			t.Errorf("%T: limit = %d, want in [%d, %d]", tt.algo, got, tt.min, tt.max)
+		}
+	}
+}
+
+func TestGradientReprobes(t *testing.T) {
+	clk := clock.NewFake()
+	l := New(withClock(clk), WithAlgorithm(Gradient{MinRTTInterval: time.Second}))
+	probes := 0
+	for range 200 { // 20s or more of windows
+		if windowOf(t, l, clk, 8, 5*time.Millisecond) == DefaultMinLimit {
+			probes++
+		}
+	}
+	// One probe at the start and one about every second (±15%), each one
+	// window at the floor.
+	if probes < 10 {
+		t.Errorf("windows ending at the floor in 20s with a 1s interval = %d, want >= 10", probes)
+	}
+}
+
+func TestGradientDropsAndAppLimited(t *testing.T) {
+	clk := clock.NewFake()
+	l := New(withClock(clk), WithInitialLimit(100))
+	windowOf(t, l, clk, 100, 5*time.Millisecond)
+	windowOf(t, l, clk, 100, 5*time.Millisecond) // probe done: limit back at 100
+	if got := windowOf(t, l, clk, 10, 5*time.Millisecond); got != 100 {
+		t.Errorf("Limit() after an app-limited window = %d, want 100", got)
+	}
+	rounds(t, l, clk, 110*time.Millisecond, 10*time.Millisecond, Dropped)
+	if got := l.Limit(); got != 90 {
+		t.Errorf("Limit() after a window of drops = %d, want 90", got)
+	}
+}
+
+func TestNewGradientPanics(t *testing.T) {
+	for _, tt := range []struct {
+		give Gradient
+		want string
+	}{
+		{Gradient{Buffer: -1}, "loadshed: Gradient buffer must be in [0, 1], got -1"},
+		{Gradient{MinRTTInterval: -1}, "loadshed: Gradient min RTT interval must be > 0, got -1ns"},
+		{Gradient{Backoff: 1}, "loadshed: Gradient backoff must be in [0.5, 1), got 1"},
+	} {
+		func() {
+			defer func() {
+				if got := recover(); got != tt.want {
+					t.Errorf("New(WithAlgorithm(%+v)) panicked with %v, want %q", tt.give, got, tt.want)
+				}
+			}()
+			New(WithAlgorithm(tt.give))
+		}()
+	}
+}
+
+// TestCanceledAfterLongWait checks that a request whose caller gave up is
+// a drop when it held its slot for more than twice the long-term latency,
+// and no sample when it did not: the first backs the limit off, the second
+// leaves it as it was. Without this, callers that all gave up after a long
+// wait left a limit that had grown too high where it was for good.
+func TestCanceledAfterLongWait(t *testing.T) {
+	for _, tt := range []struct {
+		rtt  time.Duration
+		want int
+	}{
+		{100 * time.Millisecond, 81}, // 20 times the latency: two windows of drops
+		{8 * time.Millisecond, 100},  // within twice the latency: no sample
+	} {
+		clk := clock.NewFake()
+		l := New(withClock(clk), WithAlgorithm(Gradient2{}), WithInitialLimit(100))
+		for range 3 {
+			windowOf(t, l, clk, 30, 5*time.Millisecond) // app-limited: learn the latency only
+		}
+		if got := l.Limit(); got != 100 {
+			t.Fatalf("Limit() after app-limited windows = %d, want 100", got)
+		}
+		rounds(t, l, clk, 2*DefaultWindow, tt.rtt, Canceled)
+		windowOf(t, l, clk, 30, 5*time.Millisecond)
+		if got := l.Limit(); got != tt.want {
+			t.Errorf("callers leaving after %v: Limit() = %d, want %d", tt.rtt, got, tt.want)
+		}
 	}
 }

@@ -3,7 +3,7 @@
 // priorities for servers ([Limiter]), client-side adaptive throttling
 // ([Throttle]), and rate limits ([RateLimit], [KeyedRateLimit]).
 //
-//	lim := loadshed.New() // adaptive (Gradient2), limit 20 in [3, 1000]
+//	lim := loadshed.New() // adaptive (Gradient), limit 20 in [3, 1000]
 //	err := lim.Do(ctx, func(ctx context.Context) error {
 //		return serve(ctx)
 //	})
@@ -28,12 +28,17 @@
 // A [Limiter] admits a request while the calls in flight are below its
 // limit, and measures how long each admitted call takes. Once per sampling
 // window (at least 100ms and 10 calls) it recomputes the limit with
-// [Gradient2], after Netflix's concurrency-limits: while latency stays near
-// its long-term average, the limit grows by a little each window; when
-// latency rises by more than half, queueing has begun and the limit falls.
-// Calls that time out or are refused further down ([Dropped]) cut it by
-// 10%. [AIMD] is the loss-based alternative, [WithFixedLimit] a fixed
-// limit. The hot path is lock-free: [Limiter.Acquire] and [Token.Release]
+// [Gradient], after Envoy's adaptive concurrency filter: it compares the
+// window's latency with the service's latency when nothing queues (the
+// minimum RTT, which it measures by dropping the limit to its floor for a
+// moment at start and about every 30s), grows the limit while the two are
+// close and cuts it when queueing begins, so that admitted calls under
+// overload wait about one service time, not until their callers give up.
+// Calls that time out ([Dropped]), or whose callers left after waiting
+// more than twice the usual latency ([Canceled]), cut it by 10%.
+// [Gradient2] (the default until its limit was seen to creep up under a
+// sustained overload) and the loss-based [AIMD] are the alternatives,
+// [WithFixedLimit] a fixed limit. The hot path is lock-free: [Limiter.Acquire] and [Token.Release]
 // are a few atomic operations and two clock reads, with no allocation, and
 // so is a refusal unless [WithPushback] asks for a delay.
 //

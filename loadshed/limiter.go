@@ -68,7 +68,7 @@ type Limiter struct {
 var _ callguard.Policy = (*Limiter)(nil)
 
 // New returns a Limiter configured by opts. Without options it is adaptive
-// ([Gradient2]), starts at a limit of 20 within [3, 1000], refuses at once
+// ([Gradient]), starts at a limit of 20 within [3, 1000], refuses at once
 // when the limit is reached (no queue), and gives sheddable and default
 // requests half and three quarters of the limit.
 //
@@ -214,26 +214,43 @@ type Outcome uint8
 const (
 	// Success: the request completed; its latency is a sample.
 	Success Outcome = iota
-	// Dropped: the request timed out or was refused further down; the
-	// limit backs off.
+	// Dropped: the request timed out; the limit backs off.
 	Dropped
-	// Ignored: the request says nothing about the service (its caller
-	// went away); no sample.
+	// Ignored: the request says nothing about the service; no sample.
 	Ignored
+	// Canceled: the caller went away before the request finished. If the
+	// request held its slot for more than twice the limiter's long-term
+	// latency, it is [Dropped]: its caller gave up waiting, so the limit
+	// lets too much queue; otherwise it is [Ignored]. Counting such
+	// cancellations as nothing let a limit that had grown too high stay
+	// there, every admitted request waiting until its caller left (a
+	// 4x overload on loopback collapsed to 0 goodput that way).
+	Canceled
 )
 
 // OutcomeOf classifies the error of a finished request: nil is [Success];
-// an error matching [context.Canceled] is [Ignored]; one matching
-// [context.DeadlineExceeded] or [callguard.ErrOverloaded] is [Dropped]; any
-// other error is [Success], since the service did answer, in its time.
+// an error matching [context.Canceled] is [Canceled]; one matching
+// [context.DeadlineExceeded] is [Dropped]; one matching
+// [callguard.ErrOverloaded] is [Ignored]; any other error is [Success],
+// since the service did answer, in its time.
+//
+// An overloaded error that reaches the limiter comes from below it: a
+// dependency's refusal that the handler passed on, or an open breaker or
+// full bulkhead on the handler's own outgoing call. That is the
+// dependency's load, not this server's, and says nothing about how many
+// calls this server can run: counted as a drop, a dependency's outage
+// shrank an idle server's limit from 16 to 3, so that it would have shed
+// requests that never needed the dependency.
 func OutcomeOf(err error) Outcome {
 	switch {
 	case err == nil:
 		return Success
 	case errors.Is(err, context.Canceled):
-		return Ignored
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, callguard.ErrOverloaded):
+		return Canceled
+	case errors.Is(err, context.DeadlineExceeded):
 		return Dropped
+	case errors.Is(err, callguard.ErrOverloaded):
+		return Ignored
 	}
 	return Success
 }
@@ -252,7 +269,8 @@ type Token struct {
 func (t Token) Priority() Priority { return t.p }
 
 // Release returns the slot and reports the request's outcome: with
-// [Success] and [Dropped] the request's latency is a sample for the limit.
+// [Success] and [Dropped] (and [Canceled] after a long wait) the request's
+// latency is a sample for the limit.
 // It panics with "loadshed: released more than acquired" when the limiter
 // holds no slot.
 func (t Token) Release(o Outcome) {
@@ -265,7 +283,7 @@ func (t Token) Release(o Outcome) {
 		panic("loadshed: released more than acquired")
 	}
 	if l.timed && o != Ignored {
-		l.sample(t.start, int64(t.inflight), o == Dropped)
+		l.sample(t.start, int64(t.inflight), o)
 	}
 	if l.waiting.Load() != 0 {
 		l.handOff()

@@ -163,10 +163,10 @@ func TestOutcomeOf(t *testing.T) {
 	}{
 		{nil, Success},
 		{errors.New("not found"), Success},
-		{context.Canceled, Ignored},
+		{context.Canceled, Canceled},
 		{fmt.Errorf("call: %w", context.DeadlineExceeded), Dropped},
-		{callguard.Overloaded(0, nil), Dropped},
-		{ErrShed, Dropped},
+		{callguard.Overloaded(0, nil), Ignored}, // a dependency's load, not ours
+		{ErrShed, Ignored},
 	}
 	for _, tt := range tests {
 		if got := OutcomeOf(tt.give); got != tt.want {

@@ -64,7 +64,7 @@ func defaultOptions() options {
 		initial:  DefaultInitialLimit,
 		minLimit: DefaultMinLimit,
 		maxLimit: DefaultMaxLimit,
-		algo:     Gradient2{},
+		algo:     Gradient{},
 		window:   DefaultWindow,
 		shares:   [3]float64{DefaultShareSheddable, DefaultShareDefault, 1},
 		clock:    clock.Real,
@@ -101,7 +101,7 @@ func WithFixedLimit(n int) Option {
 }
 
 // WithAlgorithm sets how an adaptive limit follows the measurements:
-// [Gradient2] (the default) or [AIMD]. [New] panics if a is nil.
+// [Gradient] (the default), [Gradient2] or [AIMD]. [New] panics if a is nil.
 func WithAlgorithm(a Algorithm) Option {
 	return optionFunc(func(o *options) { o.algo = a })
 }
@@ -163,7 +163,7 @@ func WithMinServiceTime(d time.Duration) Option {
 
 // WithLearnedServiceTime refuses, with [ErrDeadline], a request whose
 // context has less time left than the limiter's long-term average latency
-// (the Gradient2 baseline), before it takes a slot. Until the first window
+// (the adaptive algorithm's baseline), before it takes a slot. Until the first window
 // closes there is no estimate and nothing is refused. With
 // [WithMinServiceTime] too, the larger of the two applies. The default is
 // off.

@@ -19,8 +19,18 @@ const (
 // lock; closing the window swaps them out one by one under l.ctl, so a
 // sample that races the close may count in either window. The limit is an
 // estimate from averages: that imprecision is far below its noise.
-func (l *Limiter) sample(start, inflight int64, drop bool) {
+func (l *Limiter) sample(start, inflight int64, o Outcome) {
 	now := l.nanotime()
+	if o == Canceled {
+		// A caller that left before the long-term latency doubled says
+		// nothing; one that left after waiting longer says the queue is
+		// too long for its patience.
+		if b := l.baseline.Load(); b == 0 || now-start <= 2*b {
+			return
+		}
+		o = Dropped
+	}
+	drop := o == Dropped
 	rtt := uint64(max(now-start, 0)) / 1000 // µs
 	w := l.win.sums.Add(min(rtt, maxSumUS)<<countBits | 1)
 	if drop {
@@ -49,6 +59,7 @@ func (l *Limiter) closeWindow(now int64) {
 	sums = l.win.sums.Swap(0)
 	n := sums & countMask
 	w := window{
+		at:          now,
 		rtt:         max(float64(sums>>countBits)*1000/float64(n), 1),
 		maxInflight: l.win.maxIn.Swap(0),
 		drops:       l.win.drops.Swap(0),
