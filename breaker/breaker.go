@@ -18,12 +18,23 @@ import (
 // callee's health, which count as neither (they are excluded):
 //   - the caller's cancellation: errors.Is(err, context.Canceled);
 //   - permanent errors: [callguard.IsPermanent] (a bad request, a loop);
-//   - local rejections: errors.Is(err, [callguard.ErrRejected]), such as a
-//     full bulkhead inside the breaker: the callee never saw the call.
+//   - refusals for load: errors.Is(err, [callguard.ErrOverloaded]), both a
+//     local rejection (a full bulkhead inside the breaker: the callee never
+//     saw the call) and the callee's own answer that it shed the call (an
+//     [callguard.OverloadedError]: 503 or 429 with a pushback, gRPC
+//     ResourceExhausted, or Unavailable with a pushback).
 //
-// A timeout (context.DeadlineExceeded) and an overloaded answer from the
-// callee ([callguard.OverloadedError]) are failures. [WithIsFailure] can
+// A server that sheds some of its calls is alive and doing its job: the
+// right answer is to send it less, which a [loadshed.Throttle] outside
+// retry does in proportion, not to stop sending. Counted as failures, the
+// shed half of a 2x overload opened a breaker again and again, and cut the
+// goodput of a healthy server to under 1%. The breaker is for a callee
+// that is broken: refused or reset connections, timeouts
+// (context.DeadlineExceeded), and errors that are not refusals (a 500, or
+// a 502, 503 or 504 without a pushback) are failures. [WithIsFailure] can
 // turn further errors into successes.
+//
+// [loadshed.Throttle]: https://pkg.go.dev/github.com/callguard/callguard/loadshed#Throttle
 type Breaker struct {
 	cb        *gobreaker.CircuitBreaker[struct{}]
 	isFailure func(error) bool // nil: every error is a failure

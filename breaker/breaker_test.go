@@ -226,8 +226,9 @@ func TestExclusions(t *testing.T) {
 		{"rejection", callguard.NewRejection("bulkhead: full"), true},
 		{"inner breaker open", ErrOpen, true},
 		{"deadline", context.DeadlineExceeded, false},
-		{"overloaded", callguard.Overloaded(0, errBoom), false},
-		{"overloaded with delay", callguard.Overloaded(time.Second, nil), false},
+		{"callee shed", callguard.Overloaded(0, errBoom), true},
+		{"callee shed with delay", callguard.Overloaded(time.Second, nil), true},
+		{"wrapped callee shed", fmt.Errorf("get: %w", callguard.Overloaded(0, nil)), true},
 		{"plain", errBoom, false},
 	}
 	for _, tt := range tests {

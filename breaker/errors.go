@@ -49,10 +49,12 @@ func rejection(err error) error {
 
 // excluded reports whether err says nothing about the callee's health:
 // the caller cancelled, the error is permanent (the callee answered, the
-// request was wrong), or a policy inside the breaker refused the call before
-// it reached the callee (a full bulkhead).
+// request was wrong), or the call was refused for load: by a policy inside
+// the breaker before it reached the callee (a full bulkhead,
+// [callguard.ErrRejected]), or by the callee, which shed it
+// ([callguard.ErrOverloaded]). Both match ErrOverloaded.
 func excluded(err error) bool {
 	return errors.Is(err, context.Canceled) ||
-		errors.Is(err, callguard.ErrRejected) ||
+		errors.Is(err, callguard.ErrOverloaded) ||
 		callguard.IsPermanent(err)
 }
