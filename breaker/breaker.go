@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/callguard/callguard"
 	"github.com/sony/gobreaker/v2"
@@ -38,6 +40,11 @@ import (
 type Breaker struct {
 	cb        *gobreaker.CircuitBreaker[struct{}]
 	isFailure func(error) bool // nil: every error is a failure
+	epoch     time.Time
+	// openUntil is when the open state ends, in ns since epoch, or 0 when
+	// the circuit is not open: while it lies ahead, a call is refused
+	// without taking gobreaker's lock or reading the wall clock.
+	openUntil atomic.Int64
 }
 
 // New returns a closed Breaker configured by opts. With no options it opens
@@ -71,15 +78,24 @@ func New(opts ...Option) *Breaker {
 		ReadyToTrip:  rule.readyToTrip,
 		IsExcluded:   func(err error) bool { return err == errExcluded },
 	}
-	if fn := o.onStateChange; fn != nil {
-		st.OnStateChange = func(name string, from, to gobreaker.State) {
+	b := &Breaker{isFailure: o.isFailure, epoch: time.Now()}
+	fn := o.onStateChange
+	st.OnStateChange = func(name string, from, to gobreaker.State) {
+		// gobreaker calls this under its lock, as it changes state, so
+		// openUntil follows the state in order. It is set a moment after
+		// gobreaker's own expiry, so the fast path never lets a call
+		// through that gobreaker would refuse.
+		until := int64(0)
+		if to == gobreaker.StateOpen {
+			until = int64(time.Since(b.epoch) + o.openTimeout)
+		}
+		b.openUntil.Store(until)
+		if fn != nil {
 			fn(name, stateOf(from), stateOf(to))
 		}
 	}
-	return &Breaker{
-		cb:        gobreaker.NewCircuitBreaker[struct{}](st),
-		isFailure: o.isFailure,
-	}
+	b.cb = gobreaker.NewCircuitBreaker[struct{}](st)
+	return b
 }
 
 // Do calls fn if the circuit lets the call through and records the outcome.
@@ -111,6 +127,9 @@ func (cb *Breaker) Wrap(next callguard.Handler) callguard.Handler {
 func (cb *Breaker) run(ctx context.Context, next callguard.Handler, call func(context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if u := cb.openUntil.Load(); u != 0 && int64(time.Since(cb.epoch)) < u {
+		return ErrOpen // the fast path of a refusal: no lock, no wall clock
 	}
 	var (
 		ran bool
