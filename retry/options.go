@@ -7,7 +7,7 @@ import (
 	"github.com/callguard/callguard/internal/clock"
 )
 
-// Defaults of [New] and [NewBudget]. Sources: DESIGN.md; the backoff values
+// Defaults of [New] and [NewBudget]. Sources: docs/design.md; the backoff values
 // follow AWS's "Exponential Backoff And Jitter" (full jitter), the budget
 // values the Google SRE book ("Handling Overload": retries at most 10% of
 // requests) and Finagle's RetryBudget (10 retries per second minimum).
