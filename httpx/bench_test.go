@@ -172,8 +172,9 @@ func TestPropagationAllocs(t *testing.T) {
 }
 
 // TestHandlerAllocs guards Handler with a request without callguard
-// headers: one allocation, for the call's closure. Such a request carries
-// no hop state, so its context and request are not copied.
+// headers: two allocations, the request's own state with the
+// ResponseWriter that the handler gets, and the call's closure. Such a
+// request carries no hop state, so its context and request are not copied.
 func TestHandlerAllocs(t *testing.T) {
 	if testing.Short() || race.Enabled {
 		t.Skip("alloc guard: not with -short or -race")
@@ -182,8 +183,8 @@ func TestHandlerAllocs(t *testing.T) {
 	b := testing.AllocsPerRun(100, func() { serve(http.HandlerFunc(okHandler), req) })
 	h := Handler(http.HandlerFunc(okHandler), serverPolicy())
 	g := testing.AllocsPerRun(100, func() { serve(h, req) })
-	if g-b > 1 {
-		t.Errorf("Handler allocs = %v per request, bare handler %v: %v extra, want <= 1", g, b, g-b)
+	if g-b > 2 {
+		t.Errorf("Handler allocs = %v per request, bare handler %v: %v extra, want <= 2", g, b, g-b)
 	}
 }
 

@@ -1,11 +1,8 @@
 package httpx
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -103,9 +100,11 @@ var (
 // inside this one.
 //
 // The ResponseWriter that next gets wraps the original one. It implements
-// [http.Flusher], [http.Hijacker] and [io.ReaderFrom] by passing them on,
-// and Unwrap for [http.ResponseController]. It must not be used after next
-// returns (net/http forbids that too): it is reused for other requests.
+// exactly those of [http.Flusher], [http.Hijacker], [io.ReaderFrom] and
+// [http.Pusher] that the original implements (over HTTP/2, no Hijacker),
+// and Unwrap for [http.ResponseController]. It belongs to one request:
+// once next has returned, it drops what it gets (writes fail), as a late
+// write to net/http's own writer goes nowhere.
 func Handler(next http.Handler, p callguard.Policy, opts ...Option) http.Handler {
 	o := newOptions(opts)
 	if next == nil {
@@ -115,7 +114,6 @@ func Handler(next http.Handler, p callguard.Policy, opts ...Option) http.Handler
 	if p != nil {
 		h.h = p.Wrap(callguard.Invoke)
 	}
-	h.pool.New = func() any { return &serving{h: h} }
 	return h
 }
 
@@ -125,7 +123,6 @@ type handler struct {
 	next http.Handler
 	h    callguard.Handler
 	options
-	pool sync.Pool // of *serving
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -144,16 +141,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.priority != nil {
 		ctx = loadshed.NewContext(ctx, h.priority(r)) // the server's word over the wire's
 	}
-	s := h.pool.Get().(*serving)
-	gen := s.start(w, r)
-	// The closure ties the call to this use of s, so that a call that a
-	// policy abandoned and that starts late does not run next for a later
-	// request. It is the one allocation that Handler adds to a request
-	// without callguard headers (TestHandlerAllocs); each header present
-	// adds its context value, and a changed context the request's copy.
-	err = h.h(ctx, func(ctx context.Context) error { return s.serve(ctx, gen) })
+	s := newServing(w)
+	s.h, s.r = h, r
+	// s and its call are this request's own (the two allocations that
+	// Handler adds to a request without callguard headers): a handler that
+	// keeps the ResponseWriter, or a policy that keeps the call, cannot
+	// reach a later request.
+	err = h.h(ctx, s.serve)
 	written := s.finish()
-	h.pool.Put(s)
 	if err != nil && !written {
 		h.reject(ctx, w, r, err)
 	}
@@ -168,48 +163,46 @@ func (h *handler) reject(ctx context.Context, w http.ResponseWriter, r *http.Req
 	writeError(w, err)
 }
 
-// A serving is the state of one ServeHTTP call, pooled.
+// A serving is the state of one ServeHTTP call, and the ResponseWriter that
+// next gets (see newServing).
 //
-// mu guards every field but h, and is held while next runs, so that
-// ServeHTTP, which takes it before it returns, waits for a next that a
-// policy abandoned. Each use of a serving has its own gen.
+// mu guards ran and over, and is held while next runs, so that finish,
+// which takes it, waits for a next that a policy abandoned. wmu guards the
+// writer's fields; h, r, w and out are set before s is shared.
 type serving struct {
-	h *handler
+	h   *handler
+	r   *http.Request
+	w   http.ResponseWriter // the original
+	out http.ResponseWriter // s, as next gets it
 
 	mu   sync.Mutex
-	gen  uint64 // counts the uses of s
-	r    *http.Request
 	ran  bool // next has run
 	over bool // ServeHTTP is returning
-	w    responseWriter
+
+	wmu    sync.Mutex
+	code   int   // 0 until the header is written
+	err    error // set by Error
+	closed bool  // next has returned: the writer drops what it gets
 }
 
-// start begins a use of s and returns its gen.
-func (s *serving) start(w http.ResponseWriter, r *http.Request) uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.gen++
-	s.r, s.ran, s.over = r, false, false
-	s.w = responseWriter{ResponseWriter: w}
-	return s.gen
-}
-
-// finish ends the use of s, after next if it runs, and reports whether next
-// wrote the response header.
+// finish ends s, after next if it runs, and reports whether next wrote the
+// response header. From then on, s drops what a handler writes.
 func (s *serving) finish() (written bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	written = s.w.code != 0
-	s.r, s.over, s.w = nil, true, responseWriter{}
-	return written
+	s.over = true
+	s.mu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.closed = true
+	return s.code != 0
 }
 
-// serve is the call that the policy runs: next, once, in use gen.
-func (s *serving) serve(ctx context.Context, gen uint64) error {
+// serve is the call that the policy runs: next, once.
+func (s *serving) serve(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case s.gen != gen || s.over:
+	case s.over:
 		return errServedLate
 	case s.ran:
 		return callguard.Permanent(errServedTwice)
@@ -219,13 +212,16 @@ func (s *serving) serve(ctx context.Context, gen uint64) error {
 	if ctx != r.Context() {
 		r = r.WithContext(ctx)
 	}
-	s.h.next.ServeHTTP(&s.w, r)
+	s.h.next.ServeHTTP(s.out, r)
+	s.wmu.Lock()
+	code, err := s.code, s.err
+	s.wmu.Unlock()
 	switch {
-	case s.w.err != nil:
-		return s.w.err
-	case s.w.code >= 500:
-		return written(s.w.code)
-	case s.w.code == 0 && ctx.Err() != nil:
+	case err != nil:
+		return err
+	case code >= 500:
+		return written(code)
+	case code == 0 && ctx.Err() != nil:
 		return context.Cause(ctx) // next gave up without a word: answer for it
 	}
 	return nil
@@ -301,20 +297,17 @@ func Error(w http.ResponseWriter, err error) {
 		return
 	}
 	err = marked(err)
-	if rw := findWriter(w); rw != nil {
-		rw.err = err
-		if rw.code != 0 {
-			return
-		}
+	if s := findWriter(w); s != nil && s.report(err) {
+		return
 	}
 	writeError(w, err)
 }
 
-// findWriter returns the Handler's responseWriter under w, or nil.
-func findWriter(w http.ResponseWriter) *responseWriter {
+// findWriter returns the Handler's state under w, or nil.
+func findWriter(w http.ResponseWriter) *serving {
 	for i := 0; i < 16 && w != nil; i++ {
-		if rw, ok := w.(*responseWriter); ok {
-			return rw
+		if s, ok := w.(interface{ state() *serving }); ok {
+			return s.state()
 		}
 		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
 		if !ok {
@@ -360,55 +353,3 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 	http.Error(w, http.StatusText(code), code)
 }
-
-// A responseWriter records what the handler did with the response: the
-// status, once the header is written, and the error it reported with
-// [Error].
-type responseWriter struct {
-	http.ResponseWriter
-	code int   // 0 until the header is written
-	err  error // set by Error
-}
-
-func (w *responseWriter) WriteHeader(code int) {
-	if w.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		w.code = code // 1xx other than 101 are informational: more follow
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *responseWriter) Write(p []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-// ReadFrom passes io.Copy's fast path (sendfile) on.
-func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return io.Copy(w.ResponseWriter, src)
-}
-
-// Flush implements http.Flusher.
-func (w *responseWriter) Flush() {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Hijack implements http.Hijacker; it fails if the underlying writer
-// cannot be hijacked.
-func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err == nil && w.code == 0 {
-		w.code = http.StatusSwitchingProtocols // the handler owns the connection
-	}
-	return c, rw, err
-}
-
-// Unwrap returns the original ResponseWriter, for http.ResponseController.
-func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -343,3 +343,40 @@ func TestDontRetryTravelsUpward(t *testing.T) {
 		t.Errorf("front got %d requests, back's handler ran %d times; want 1 and 0", frontCalls.get(), backCalls.get())
 	}
 }
+
+// TestHandlerLateWriteGoesNowhere: a handler that keeps its ResponseWriter
+// and writes after it returned (a goroutine, a common bug) must not write
+// into a later request's response, as it cannot with plain net/http.
+func TestHandlerLateWriteGoesNowhere(t *testing.T) {
+	release, wrote := make(chan struct{}), make(chan error)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/buggy", func(w http.ResponseWriter, r *http.Request) {
+		go func() {
+			<-release
+			w.Header().Set("X-Leak", "1")
+			_, err := io.WriteString(w, "SECRET OF /buggy;")
+			wrote <- err
+		}()
+	})
+	mux.HandleFunc("/other", func(w http.ResponseWriter, r *http.Request) {
+		release <- struct{}{} // /buggy's handler has returned: its goroutine writes now
+		if err := <-wrote; err == nil {
+			t.Error("late Write() = nil error, want one")
+		}
+		io.WriteString(w, "ok")
+	})
+	ts := newServer(t, Handler(mux, nil).ServeHTTP)
+	for i := 0; i < 20; i++ { // the old pooled writer was reused by most of them
+		resp, err := ts.Client().Get(ts.URL + "/buggy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+		if resp, err = ts.Client().Get(ts.URL + "/other"); err != nil {
+			t.Fatal(err)
+		}
+		if body := readBody(t, resp); body != "ok" || resp.Header.Get("X-Leak") != "" {
+			t.Fatalf("/other = %q with X-Leak %q, want %q without", body, resp.Header.Get("X-Leak"), "ok")
+		}
+	}
+}
