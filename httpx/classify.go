@@ -1,6 +1,8 @@
 package httpx
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
@@ -24,7 +26,13 @@ const (
 // policy sees. req is the caller's request; exactly one of resp and err is
 // non-nil. It never reads the body.
 //
-//   - A transport error (no response) is a failure. It is retried if the
+//   - A transport error that the caller made before anything reached the
+//     network is [callguard.Permanent]: an unsupported scheme, an invalid
+//     method, header or URL that net/http refuses to send, a server
+//     certificate that does not verify (an unknown authority, a wrong
+//     host name). No retry can fix it, and it says nothing about the
+//     server's health.
+//   - Any other transport error (no response) is a failure. It is retried if the
 //     request was never sent (a dial error: a *net.OpError with Op "dial")
 //     or is idempotent (see below); otherwise it is wrapped in
 //     [callguard.NoRetry]: the server may have acted on it.
@@ -84,6 +92,9 @@ var noRequest = &http.Request{Method: http.MethodGet}
 
 func classifyWith(req *http.Request, resp *http.Response, err error, maxPushback time.Duration) error {
 	if err != nil {
+		if callerError(err) {
+			return callguard.Permanent(err)
+		}
 		if neverSent(err) || idempotent(req) {
 			return err
 		}
@@ -184,6 +195,38 @@ func idempotent(req *http.Request) bool {
 	}
 	_, ok := req.Header["X-Idempotency-Key"]
 	return ok
+}
+
+// refusals are the messages of net/http's Transport for a request that it
+// refuses to send, for which it has no error types.
+var refusals = [...]string{
+	"unsupported protocol scheme",
+	"net/http: invalid header",
+	"net/http: invalid trailer",
+	"net/http: invalid method",
+	"http: no Host in request URL",
+	"http: nil Request.",
+}
+
+// callerError reports whether err is the caller's own, found before
+// anything reached the network (or, for a certificate, before a request
+// did): a request that net/http refuses to send, or a server certificate
+// that does not verify.
+func callerError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	if errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci) {
+		return true
+	}
+	msg := err.Error()
+	for _, r := range refusals {
+		if strings.Contains(msg, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // neverSent reports whether err shows that the request was not sent: the

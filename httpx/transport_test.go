@@ -721,3 +721,76 @@ func TestTransportLateAttempt(t *testing.T) {
 		t.Errorf("server got %d requests, want 0", n)
 	}
 }
+
+// TestTransportCallerErrors: errors that the caller made before anything
+// reached the network are permanent: tried once, and not counted by a
+// breaker, which stays closed for valid calls to a healthy server.
+func TestTransportCallerErrors(t *testing.T) {
+	var hits counter
+	healthy := newServer(t, func(w http.ResponseWriter, r *http.Request) { hits.next() })
+	tlsServer := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.next() }))
+	t.Cleanup(tlsServer.Close)
+	wrongName := tlsServer.Client().Transport.(*http.Transport).Clone() // trusts the certificate
+	wrongName.TLSClientConfig.ServerName = "not.example.org"
+	t.Cleanup(wrongName.CloseIdleConnections)
+
+	tests := []struct {
+		name string
+		give func() *http.Request
+		next http.RoundTripper // nil: an *http.Transport that trusts no test certificate
+	}{
+		{"unsupported scheme", func() *http.Request {
+			req, _ := http.NewRequest(http.MethodGet, "ftp://127.0.0.1/file", nil)
+			return req
+		}, nil},
+		{"CR/LF in a header", func() *http.Request {
+			req, _ := http.NewRequest(http.MethodGet, healthy.URL, nil)
+			req.Header.Set("X-Note", "a\r\nInjected: 1")
+			return req
+		}, nil},
+		{"unknown authority", func() *http.Request {
+			req, _ := http.NewRequest(http.MethodGet, tlsServer.URL, nil)
+			return req
+		}, nil},
+		{"wrong host name", func() *http.Request {
+			req, _ := http.NewRequest(http.MethodGet, tlsServer.URL, nil)
+			return req
+		}, wrongName},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := tt.next
+			if next == nil {
+				tr := &http.Transport{}
+				t.Cleanup(tr.CloseIdleConnections)
+				next = tr
+			}
+			var retries counter
+			cb := breaker.New()
+			r := fastRetry(3, retry.OnRetry(func(context.Context, int, error, time.Duration) { retries.next() }))
+			c := &http.Client{Transport: NewTransport(next, callguard.Chain(r, cb))}
+			for i := 0; i < 3; i++ {
+				resp, err := c.Do(tt.give())
+				if err == nil {
+					resp.Body.Close()
+					t.Fatalf("Do() error = nil, want the caller's error")
+				}
+				if !callguard.IsPermanent(err) {
+					t.Errorf("Do() error = %v, want a permanent one", err)
+				}
+			}
+			if retries.get() != 0 || hits.get() != 0 {
+				t.Errorf("%d retries, %d requests served; want 0 and 0", retries.get(), hits.get())
+			}
+			resp, err := c.Get(healthy.URL)
+			if err != nil {
+				t.Fatalf("Get(healthy) error = %v after the caller's errors, want nil (breaker %v)", err, cb.State())
+			}
+			resp.Body.Close()
+			if hits.get() != 1 {
+				t.Errorf("healthy server served %d requests, want 1", hits.get())
+			}
+			hits.n.Store(0)
+		})
+	}
+}
