@@ -42,13 +42,18 @@ func (r *simResult) rate(p Priority) float64 {
 type simReq struct {
 	tok     Token
 	p       Priority
+	seq     int // order of arrival
 	arrival time.Duration
 	left    time.Duration // work left
 }
 
-// sim runs the service one millisecond at a time on a fake clock, in one
-// goroutine unless the limiter queues: deterministic for a seed. A nil
-// limiter admits everything.
+// sim runs the service one millisecond at a time on a fake clock. It is
+// deterministic for a seed, also when the limiter queues and Acquire runs
+// in goroutines: the simulation starts one Acquire at a time and waits until
+// it has returned or queued (settle), releases one token at a time and
+// waits for the waiter it woke, and gives the workers to requests in order
+// of arrival, whatever order their goroutines ran in. A nil limiter admits
+// everything.
 type sim struct {
 	cfg         simConfig
 	l           *Limiter
@@ -59,6 +64,7 @@ type sim struct {
 	res         simResult
 	admitted    chan *simReq // from Acquire in goroutines, when cfg.waits
 	outstanding int          // goroutines in Acquire
+	seq         int
 }
 
 const simTick = time.Millisecond
@@ -102,7 +108,8 @@ func (s *sim) arrive(now time.Duration) {
 		if now >= s.cfg.warmup {
 			s.res.offered[p.index()]++
 		}
-		r := &simReq{p: p, arrival: now, left: s.cfg.work}
+		s.seq++
+		r := &simReq{p: p, seq: s.seq, arrival: now, left: s.cfg.work}
 		switch {
 		case s.l == nil:
 			s.active = append(s.active, r)
@@ -117,6 +124,7 @@ func (s *sim) arrive(now time.Duration) {
 				}
 				s.admitted <- r
 			}()
+			s.settle() // one at a time: the queue's order is the arrival order
 		default:
 			if tok, err := s.l.Acquire(s.ctxs[p.index()]); err == nil {
 				r.tok = tok
@@ -146,10 +154,15 @@ func (s *sim) settle() {
 	}
 }
 
-// work runs the workers for a tick ending at end, in arrival order.
+// work runs the workers for a tick ending at end, in arrival order. It
+// releases one token at a time and settles after each, so that a waiter
+// woken by a release takes its slot before the next release.
 func (s *sim) work(end time.Duration) {
-	busy := 0
-	s.active = slices.DeleteFunc(s.active, func(r *simReq) bool {
+	active, busy := s.active, 0
+	slices.SortFunc(active, func(a, b *simReq) int { return a.seq - b.seq })
+	s.active = nil // settle appends the waiters admitted meanwhile
+	kept := make([]*simReq, 0, len(active))
+	for _, r := range active {
 		if busy < s.cfg.workers {
 			busy++
 			r.left -= simTick
@@ -157,17 +170,19 @@ func (s *sim) work(end time.Duration) {
 		switch {
 		case end-r.arrival > s.cfg.timeout: // the client gave up; the server stops
 			r.tok.Release(Dropped)
-			return true
 		case r.left <= 0:
 			r.tok.Release(Success)
 			if r.arrival >= s.cfg.warmup {
 				s.res.ok[r.p.index()]++
 				s.res.latencies = append(s.res.latencies, end-r.arrival)
 			}
-			return true
+		default:
+			kept = append(kept, r)
+			continue
 		}
-		return false
-	})
+		s.settle()
+	}
+	s.active = append(kept, s.active...)
 }
 
 // poisson draws from a Poisson distribution of mean m (Knuth).
