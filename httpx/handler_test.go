@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -380,3 +382,52 @@ func TestHandlerLateWriteGoesNowhere(t *testing.T) {
 		}
 	}
 }
+
+// TestHandlerPanicAfterDeadline: a handler that a timeout policy abandoned
+// and that panics after the policy returned (even with
+// http.ErrAbortHandler) must not take the server down.
+func TestHandlerPanicAfterDeadline(t *testing.T) {
+	logged := make(chan string, 1)
+	log.SetOutput(chanWriter(logged))
+	defer log.SetOutput(os.Stderr)
+	returned := make(chan struct{}, 1)
+	afterReturn := callguard.PolicyFunc(func(next callguard.Handler) callguard.Handler {
+		return func(ctx context.Context, call func(context.Context) error) error {
+			err := next(ctx, call)
+			returned <- struct{}{}
+			return err
+		}
+	})
+	p := callguard.Chain(afterReturn, timeout.New(20*time.Millisecond, timeout.WithAbandon()))
+	ts := newServer(t, Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/panic" {
+			<-returned // the timeout policy has given up on this call
+			panic(http.ErrAbortHandler)
+		}
+		io.WriteString(w, "ok")
+	}), p).ServeHTTP)
+
+	resp, err := ts.Client().Get(ts.URL + "/panic")
+	if err != nil {
+		t.Fatalf("Get(/panic) error = %v, want the 504", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Errorf("Get(/panic) = %d, want 504", resp.StatusCode)
+	}
+	resp, err = ts.Client().Get(ts.URL + "/")
+	if err != nil {
+		t.Fatalf("Get(/) after the panic error = %v", err)
+	}
+	if body := readBody(t, resp); body != "ok" {
+		t.Errorf("Get(/) after the panic = %q, want ok", body)
+	}
+	if line := <-logged; !strings.Contains(line, "abort Handler") {
+		t.Errorf("log = %q, want the panic", line)
+	}
+}
+
+// A chanWriter sends what is written to it on its channel.
+type chanWriter chan<- string
+
+func (w chanWriter) Write(p []byte) (int, error) { w <- string(p); return len(p), nil }

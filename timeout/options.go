@@ -23,8 +23,10 @@ type options struct {
 // a goroutine and a few allocations per call.
 //
 // A panic in the call is raised again in the caller of Do while Do waits for
-// it; after Do has returned, it crashes the program, as a panic in any
-// goroutine does.
+// it. After Do has returned, nobody can handle it: it is recovered and
+// written, with its stack, to the standard logger (package log), as net/http
+// does with a handler's panic, so that one abandoned call never takes the
+// program down.
 //
 // The default, without this option, runs the call in the caller's goroutine
 // and waits for it to return.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -52,7 +54,8 @@ func New(d time.Duration, opts ...Option) *Timeout {
 // By default Do runs fn in the caller's goroutine: it starts no goroutine,
 // and so it cannot return before fn does. A call that ignores its context
 // holds the caller past the deadline, until it returns. With [WithAbandon],
-// Do runs fn in a new goroutine and returns at the deadline without it.
+// Do runs fn in a new goroutine and returns at the deadline without it; a
+// panic of fn after that is recovered and logged, not raised.
 func (t *Timeout) Do(ctx context.Context, fn func(context.Context) error) error {
 	return t.run(ctx, fn, callguard.Invoke)
 }
@@ -138,11 +141,17 @@ func (c *detached) run(ctx context.Context, call func(context.Context) error, ne
 			return
 		}
 		if c.panicked != nil {
-			panic(c.panicked) // nobody waits: crash, as an unrecovered panic does
+			logPanic(c.panicked, debug.Stack()) // nobody waits: one call must not take the program down
 		}
 	}()
 	c.err = next(ctx, call)
 	c.returned = true
+}
+
+// logPanic reports the panic v of a call that nobody waits for any more,
+// with its stack, as net/http logs a handler's panic. Tests replace it.
+var logPanic = func(v any, stack []byte) {
+	log.Printf("timeout: panic in an abandoned call: %v\n%s", v, stack)
 }
 
 // result returns the call's error, or raises its panic or Goexit in the

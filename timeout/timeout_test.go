@@ -1,6 +1,7 @@
 package timeout
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -325,5 +326,29 @@ func TestDoAllocs(t *testing.T) {
 	tm := New(3 * time.Hour) // later's deadline is sooner: no new context
 	if n := testing.AllocsPerRun(100, func() { _ = tm.Do(later, ok) }); n != 0 {
 		t.Errorf("Do allocs under a sooner parent deadline = %v, want 0", n)
+	}
+}
+
+// TestAbandonPanicAfterReturn: a panic of a call that Do abandoned has
+// nobody to reach. It must not crash the program: it is logged.
+func TestAbandonPanicAfterReturn(t *testing.T) {
+	errBoom := errors.New("boom")
+	logged := make(chan any, 1)
+	defer func(f func(any, []byte)) { logPanic = f }(logPanic)
+	logPanic = func(v any, stack []byte) {
+		if !bytes.Contains(stack, []byte("TestAbandonPanicAfterReturn")) {
+			t.Errorf("stack = %s, want the panic's", stack)
+		}
+		logged <- v
+	}
+	returned := make(chan struct{})
+	err := New(time.Millisecond, WithAbandon()).Do(context.Background(), func(ctx context.Context) error {
+		<-returned
+		panic(errBoom)
+	})
+	isTimeout(t, err)
+	close(returned)
+	if v := <-logged; v != errBoom {
+		t.Errorf("logged panic %v, want %v", v, errBoom)
 	}
 }
