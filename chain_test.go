@@ -298,3 +298,44 @@ func TestErrorWithRequestID(t *testing.T) {
 		t.Errorf("nil error = %v, want nil", got)
 	}
 }
+
+func TestContextWithRequestIDInvalid(t *testing.T) {
+	boom := errors.New("boom")
+	outer := callguard.ContextWithRequestID(context.Background(), "r-1")
+	tests := []struct {
+		name      string
+		giveID    string
+		wantAlone string // the id of ContextWithRequestID(Background, giveID)
+		wantOver  string // the id of ContextWithRequestID(outer, giveID)
+	}{
+		{"empty", "", "", "r-1"},
+		{"newline", "id\nx", "", "r-1"},
+		{"header injection", "x\r\nInjected: 1", "", "r-1"},
+		{"control character", "a\x00b", "", "r-1"},
+		{"space", "a b", "", "r-1"},
+		{"too long", strings.Repeat("x", callguard.MaxRequestIDLen+1), "", "r-1"},
+		{"valid", "r-2", "r-2", "r-2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := callguard.ContextWithRequestID(context.Background(), tt.giveID)
+			if got := callguard.RequestIDFromContext(ctx); got != tt.wantAlone {
+				t.Errorf("RequestIDFromContext(ContextWithRequestID(%q)) = %q, want %q", tt.giveID, got, tt.wantAlone)
+			}
+			if got := callguard.RequestIDFromContext(callguard.ContextWithRequestID(outer, tt.giveID)); got != tt.wantOver {
+				t.Errorf("over r-1: RequestIDFromContext = %q, want %q", got, tt.wantOver)
+			}
+			msg := callguard.ErrorWithRequestID(ctx, boom).Error()
+			if strings.ContainsAny(msg, "\r\n\x00") || len(msg) > len("boom [request ]")+callguard.MaxRequestIDLen {
+				t.Errorf("ErrorWithRequestID(…).Error() = %q, want no raw invalid id", msg)
+			}
+		})
+	}
+}
+
+func TestRequestIDErrorQuotesInvalidID(t *testing.T) {
+	err := &callguard.RequestIDError{ID: "x\r\nInjected: 1", Err: errors.New("boom")}
+	if got, want := err.Error(), `boom [request "x\r\nInjected: 1"]`; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package callguard
 import (
 	"context"
 	"math/rand/v2"
+	"strconv"
 )
 
 type requestIDKey struct{}
@@ -13,7 +14,15 @@ type requestIDKey struct{}
 // hop when asked to, and send it on every outgoing call made with the
 // context, so that the logs of every service a request touched can be
 // joined. Trace context is OpenTelemetry's job; this id is for the logs.
+//
+// An id that is not valid ([ValidRequestID]) is ignored: ctx is returned
+// as it is, with the id it already carried, if any, so that no header or
+// error string ever holds an id that could break it; a server that makes
+// ids (httpx and grpcx WithRequestIDs) makes a fresh one.
 func ContextWithRequestID(ctx context.Context, id string) context.Context {
+	if !ValidRequestID(id) {
+		return ctx
+	}
 	return context.WithValue(ctx, requestIDKey{}, id)
 }
 
@@ -63,7 +72,16 @@ type RequestIDError struct {
 	Err error
 }
 
-func (e *RequestIDError) Error() string { return e.Err.Error() + " [request " + e.ID + "]" }
+// Error returns the error's message followed by " [request ID]". An ID that
+// is not valid ([ValidRequestID]) is quoted, so that it cannot break a log
+// line.
+func (e *RequestIDError) Error() string {
+	id := e.ID
+	if !ValidRequestID(id) {
+		id = strconv.QuoteToASCII(id)
+	}
+	return e.Err.Error() + " [request " + id + "]"
+}
 
 // Unwrap returns the annotated error.
 func (e *RequestIDError) Unwrap() error { return e.Err }
