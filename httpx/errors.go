@@ -10,14 +10,15 @@ import (
 	"github.com/callguard/callguard/ttl"
 )
 
-// ErrBodyNotReplayable is matched, with errors.Is, by the error of an
-// attempt that the transport refused to send because the request has a
-// body but no GetBody to send it again: a request with a body is sent at
-// most once unless it can be replayed. The error is [callguard.Permanent],
-// so the policy stops there and the caller gets the previous attempt's
-// response, or an error that wraps both this and the previous attempt's
-// error. Requests made by [http.NewRequest] with a *bytes.Buffer,
-// *bytes.Reader or *strings.Reader body have a GetBody.
+// ErrBodyNotReplayable is matched, with errors.Is, by the error of a failed
+// attempt of a request that has a body but no GetBody to send it again: a
+// request with a body is sent at most once unless it can be replayed. That
+// error is [callguard.NoRetry], so that a retry policy returns at once (the
+// caller gets the attempt's response, or its error) instead of waiting for
+// an attempt that cannot be made; an attempt that a policy makes anyway
+// fails with an error that matches it too and is [callguard.Permanent].
+// Requests made by [http.NewRequest] with a *bytes.Buffer, *bytes.Reader
+// or *strings.Reader body have a GetBody.
 var ErrBodyNotReplayable = errors.New("httpx: request body cannot be replayed (no GetBody); not retried")
 
 // ErrNoTimeLeft is the error of an attempt that the transport did not send
@@ -38,6 +39,13 @@ func (noTimeError) Is(target error) bool { return target == context.DeadlineExce
 
 func (noTimeError) Timeout() bool   { return true }
 func (noTimeError) Permanent() bool { return true }
+
+// lastError is the error of a failed attempt after which no other can be
+// made: the request's body cannot be replayed.
+type lastError struct{ err error }
+
+func (e *lastError) Error() string   { return e.err.Error() + "; " + ErrBodyNotReplayable.Error() }
+func (e *lastError) Unwrap() []error { return []error{e.err, ErrBodyNotReplayable} }
 
 // replayError is the error of an attempt that could not get a fresh body.
 // It wraps ErrBodyNotReplayable (or GetBody's error) and the error of the

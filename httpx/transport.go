@@ -33,9 +33,11 @@ var (
 //   - It never changes the caller's request. An attempt sends a shallow
 //     copy when it needs another context, body or header.
 //   - A second attempt gets a fresh body from req.GetBody. A request with
-//     a body but no GetBody is sent once; if the policy tries again, that
-//     attempt fails with [ErrBodyNotReplayable] (permanent), so the body is
-//     never silently dropped.
+//     a body but no GetBody is sent once: a failed attempt's error is
+//     marked [callguard.NoRetry] and matches [ErrBodyNotReplayable], so the
+//     policy returns at once instead of waiting for an attempt that
+//     cannot be made (a policy that tries anyway gets
+//     ErrBodyNotReplayable, permanent). The body is never silently dropped.
 //   - When there was a response, the caller gets the last one, with err nil
 //     and its body intact, even if the policy then gave up (retries
 //     exhausted, a breaker that opened). Otherwise the caller gets the
@@ -222,6 +224,10 @@ func (rt *roundTrip) attempt(ctx context.Context, gen uint64) error {
 	rt.mu.Unlock()
 
 	resp, err := rt.t.send(ctx, req, n, prev)
+	if err != nil && !replayable(req) && callguard.Retryable(err) {
+		// No attempt can follow: say so before the policy waits for one.
+		err = callguard.NoRetry(&lastError{err})
+	}
 
 	rt.mu.Lock()
 	rt.running--
@@ -284,6 +290,12 @@ func (t *transport) send(ctx context.Context, creq *http.Request, n int, prev er
 		return nil, t.classifier(creq, nil, context.Cause(ctx))
 	}
 	return resp, cerr
+}
+
+// replayable reports whether req can be sent again: it has no body, or a
+// GetBody.
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }
 
 // request returns the request to send for attempt n of req, with context

@@ -794,3 +794,28 @@ func TestTransportCallerErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestTransportNoReplayNoWait: a request whose body cannot be sent again
+// gets its 503 at once, without the retry policy waiting out Retry-After
+// for an attempt it cannot make.
+func TestTransportNoReplayNoWait(t *testing.T) {
+	var calls, retries counter
+	ts := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		calls.next()
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Retry-After", "2")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	})
+	r := retry.New(retry.WithMaxAttempts(3), retry.OnRetry(func(context.Context, int, error, time.Duration) { retries.next() }))
+	req, _ := http.NewRequest(http.MethodPost, ts.URL, io.NopCloser(strings.NewReader("once"))) // no GetBody
+	resp, err := newClient(ts, r).Do(req)
+	if err != nil {
+		t.Fatalf("Do() error = %v, want the 503 response", err)
+	}
+	if got := readBody(t, resp); resp.StatusCode != http.StatusServiceUnavailable || got != "busy\n" {
+		t.Errorf("Do() = %d %q, want 503 %q", resp.StatusCode, got, "busy\n")
+	}
+	if calls.get() != 1 || retries.get() != 0 {
+		t.Errorf("server got %d requests, retry waited %d times; want 1 and 0", calls.get(), retries.get())
+	}
+}
