@@ -2,6 +2,7 @@ package grpcx_test
 
 import (
 	"context"
+	"math"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -233,7 +234,8 @@ const stormBackoff = 100 * time.Microsecond
 // its server interceptor runs a ttl policy and its client the recommended
 // pipeline (3 attempts, a retry budget, a breaker unless noBreaker); naive, its client
 // retries any error up to 3 times and the handler returns Unavailable.
-func grpcTier(t *testing.T, name, next string, calls *atomic.Int64, naive, noBreaker bool) string {
+// budget configures the retry budget.
+func grpcTier(t *testing.T, name, next string, calls *atomic.Int64, naive, noBreaker bool, budget ...retry.BudgetOption) string {
 	if naive {
 		c := dial(t, next)
 		return startServer(t, &testServer{unary: func(ctx context.Context, _ int64, req *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
@@ -244,7 +246,7 @@ func grpcTier(t *testing.T, name, next string, calls *atomic.Int64, naive, noBre
 		}}, countCalls(calls))
 	}
 	ps := []callguard.Policy{retry.New(retry.WithMaxAttempts(3), retry.WithBackoff(stormBackoff, 10*stormBackoff),
-		retry.WithBudget(retry.NewBudget()))}
+		retry.WithBudget(retry.NewBudget(budget...)))}
 	if !noBreaker {
 		ps = append(ps, breaker.New(breaker.WithName(name)))
 	}
@@ -252,6 +254,22 @@ func grpcTier(t *testing.T, name, next string, calls *atomic.Int64, naive, noBre
 	return startServer(t, &testServer{unary: func(ctx context.Context, _ int64, req *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
 		return c.UnaryCall(ctx, req) // its error as it is: the interceptor maps it
 	}}, countCalls(calls), grpc.ChainUnaryInterceptor(grpcx.UnaryServerInterceptor(ttl.New(ttl.WithService(name)))))
+}
+
+// countedBudget is a retry budget without a minimum rate: 10 tokens to
+// start with, and DefaultRatio of a token for each call. The retries it
+// allows depend on the calls made, not on the time they take.
+var countedBudget = []retry.BudgetOption{retry.WithMinPerSecond(0), retry.WithMaxTokens(10)}
+
+// checkBudget checks that n requests, each failing at C, reached C once
+// each plus the retries that countedBudget allows: at least its 10 tokens,
+// at most those and DefaultRatio·n.
+func checkBudget(t *testing.T, n int, c int64) {
+	t.Helper()
+	lo, hi := int64(n+10), int64(n+10)+int64(math.Round(retry.DefaultRatio*float64(n)))
+	if c < lo || c > hi {
+		t.Errorf("%d calls reached C for %d requests, want %d to %d: one each and the budget's retries", c, n, lo, hi)
+	}
 }
 
 // naiveCall makes up to 3 attempts, retrying any error after a tiny backoff.
@@ -280,12 +298,17 @@ func TestNoRetryStorm(t *testing.T) {
 		noBreaker bool
 		n         int
 		bound     float64 // calls to C per request after warm-up; 0: only logged
+		// budget configures every tier's retry budget. The default budget's
+		// minimum rate (10 retries a second) makes the count depend on how
+		// fast the machine runs the test; without it, retries are at most
+		// DefaultRatio·n + the budget's capacity, a count.
+		budget []retry.BudgetOption
 	}{
 		{name: "naive", naive: true, n: 30},
 		{name: "callguard, C unavailable", n: 200, bound: 1.1},
 		{name: "callguard, C sheds", shed: true, n: 200, bound: 1.1},
 		{name: "callguard without breakers, C sheds", shed: true, noBreaker: true, n: 200, bound: 1.1},
-		{name: "callguard without breakers, C unavailable", noBreaker: true, n: 200},
+		{name: "callguard without breakers, C unavailable", noBreaker: true, n: 200, budget: countedBudget},
 	}
 	const warm = 20
 	for _, tt := range tests {
@@ -298,7 +321,7 @@ func TestNoRetryStorm(t *testing.T) {
 			urlC := startServer(t, &testServer{unary: func(context.Context, int64, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
 				return nil, status.Error(codes.Unavailable, "overloaded")
 			}}, opts...)
-			addrA := grpcTier(t, "a", grpcTier(t, "b", urlC, &b, tt.naive, tt.noBreaker), &a, tt.naive, tt.noBreaker)
+			addrA := grpcTier(t, "a", grpcTier(t, "b", urlC, &b, tt.naive, tt.noBreaker, tt.budget...), &a, tt.naive, tt.noBreaker, tt.budget...)
 			var edge func(ctx context.Context) error
 			if tt.naive {
 				c := dial(t, addrA)
@@ -329,6 +352,9 @@ func TestNoRetryStorm(t *testing.T) {
 				t.Errorf("naive stack: %d calls reached C for %d requests, want 27 each", cCalls.Load(), tt.n)
 			case !tt.naive && a.Load() != int64(tt.n):
 				t.Errorf("%d calls reached A for %d edge calls, want one each: A's Unavailable says don't retry", a.Load(), tt.n)
+			}
+			if tt.budget != nil {
+				checkBudget(t, tt.n, cCalls.Load())
 			}
 		})
 	}
