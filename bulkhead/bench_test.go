@@ -2,7 +2,10 @@ package bulkhead
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/callguard/callguard"
 )
@@ -43,6 +46,36 @@ func BenchmarkDoFull(b *testing.B) {
 	bh.TryAcquire()
 	for b.Loop() {
 		_ = bh.Do(ctx, ok)
+	}
+}
+
+// BenchmarkWaitCancel measures a waiter that gives up at the back of a
+// queue of n other waiters: it joins the queue and leaves it at once.
+func BenchmarkWaitCancel(b *testing.B) {
+	for _, n := range []int{100, 10_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.ReportAllocs()
+			bh := New(1, WithMaxWait(time.Hour), WithMaxQueue(n+1))
+			bh.TryAcquire()
+			ctx, cancel := context.WithCancel(context.Background())
+			errc := make(chan error, n)
+			for range n {
+				go func() { errc <- bh.Do(ctx, ok) }()
+			}
+			for bh.waiting.Load() < int64(n) {
+				runtime.Gosched()
+			}
+			done, stop := context.WithCancel(context.Background())
+			stop()
+			for b.Loop() {
+				_ = bh.wait(done)
+			}
+			cancel()
+			for range n {
+				<-errc
+			}
+			bh.Release()
+		})
 	}
 }
 

@@ -3,7 +3,6 @@ package bulkhead
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,41 +14,90 @@ import (
 // A Bulkhead limits concurrent calls to a dependency. It is safe for
 // concurrent use. The zero value is not usable; create one with [New].
 type Bulkhead struct {
-	limit   int64
-	maxWait time.Duration
-	onFull  func(context.Context)
-	clock   clock.Clock
+	limit    int64
+	maxWait  time.Duration
+	maxQueue int
+	onFull   func(context.Context)
+	clock    clock.Clock
 
 	held    atomic.Int64 // slots taken, by running calls and by TryAcquire
 	waiting atomic.Int64 // callers in wait, queued or about to be; changes only with mu held
 
 	mu    sync.Mutex
-	queue []chan struct{} // waiters in arrival order; closing one hands it a slot
+	queue waitQueue // waiters in arrival order; closing one's ready hands it a slot
+}
+
+// A waiter is a caller queued for a slot. Its links belong to the queue
+// that holds it and are read and written only with the Bulkhead's mu held.
+type waiter struct {
+	ready      chan struct{}
+	prev, next *waiter
+	queued     bool
+}
+
+// A waitQueue is a doubly linked FIFO list of waiters, so that a waiter
+// that gives up leaves it in constant time wherever it stands.
+type waitQueue struct {
+	head, tail *waiter
+	len        int
+}
+
+// push adds w at the back of q.
+func (q *waitQueue) push(w *waiter) {
+	w.prev, w.next, w.queued = q.tail, nil, true
+	if q.tail != nil {
+		q.tail.next = w
+	} else {
+		q.head = w
+	}
+	q.tail = w
+	q.len++
+}
+
+// remove takes w, which q holds, out of q.
+func (q *waitQueue) remove(w *waiter) {
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		q.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	} else {
+		q.tail = w.prev
+	}
+	w.prev, w.next, w.queued = nil, nil, false
+	q.len--
 }
 
 var _ callguard.Policy = (*Bulkhead)(nil)
 
 // New returns a Bulkhead that admits at most n concurrent calls.
 //
-// It panics with "bulkhead: limit must be >= 1, got …" if n < 1, and with
-// "bulkhead: max wait must be >= 0, got …" if [WithMaxWait] is negative.
+// It panics with "bulkhead: limit must be >= 1, got …" if n < 1, with
+// "bulkhead: max wait must be >= 0, got …" if [WithMaxWait] is negative,
+// and with "bulkhead: max queue must be >= 0, got …" if [WithMaxQueue] is.
 func New(n int, opts ...Option) *Bulkhead {
 	if n < 1 {
 		panic(fmt.Sprintf("bulkhead: limit must be >= 1, got %d", n))
 	}
-	o := options{clock: clock.Real}
+	o := options{maxQueue: defaultMaxQueue, clock: clock.Real}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
 	if o.maxWait < 0 {
 		panic(fmt.Sprintf("bulkhead: max wait must be >= 0, got %v", o.maxWait))
 	}
-	return &Bulkhead{limit: int64(n), maxWait: o.maxWait, onFull: o.onFull, clock: o.clock}
+	if o.maxQueue < 0 {
+		panic(fmt.Sprintf("bulkhead: max queue must be >= 0, got %d", o.maxQueue))
+	}
+	return &Bulkhead{limit: int64(n), maxWait: o.maxWait, maxQueue: o.maxQueue, onFull: o.onFull, clock: o.clock}
 }
 
 // Do calls fn when a slot is free, waiting at most the configured time (see
 // [WithMaxWait]), and returns what fn returns. It returns [ErrFull] without
-// calling fn when no slot frees up in time, and ctx.Err() without calling fn
+// calling fn when no slot frees up in time or the wait queue is full (see
+// [WithMaxQueue]), and ctx.Err() without calling fn
 // when ctx is done before a slot is taken. The slot is released when fn
 // returns or panics.
 func (b *Bulkhead) Do(ctx context.Context, fn func(context.Context) error) error {
@@ -142,7 +190,8 @@ func (b *Bulkhead) full(ctx context.Context) {
 	}
 }
 
-// wait queues the caller for a slot for at most b.maxWait.
+// wait queues the caller for a slot for at most b.maxWait, unless b.maxQueue
+// callers wait already.
 //
 // A waiter increments b.waiting before its last attempt to take a slot, and
 // Release decrements b.held before it reads b.waiting, so either the waiter
@@ -151,56 +200,60 @@ func (b *Bulkhead) full(ctx context.Context) {
 func (b *Bulkhead) wait(ctx context.Context) error {
 	b.mu.Lock()
 	b.waiting.Add(1)
-	if len(b.queue) == 0 && b.take() {
+	if b.queue.len == 0 && b.take() {
 		b.waiting.Add(-1)
 		b.mu.Unlock()
 		return nil
 	}
-	ready := make(chan struct{})
-	b.queue = append(b.queue, ready)
+	if b.queue.len >= b.maxQueue {
+		b.waiting.Add(-1)
+		b.mu.Unlock()
+		b.full(ctx)
+		return ErrFull
+	}
+	w := &waiter{ready: make(chan struct{})}
+	b.queue.push(w)
 	b.mu.Unlock()
 
 	t := b.clock.NewTimer(b.maxWait)
 	defer t.Stop()
 	select {
-	case <-ready:
+	case <-w.ready:
 		return nil
 	case <-t.C():
-		if !b.dequeue(ready) {
+		if !b.dequeue(w) {
 			return nil // handOff gave us a slot as the wait ended: keep it
 		}
 		b.full(ctx)
 		return ErrFull
 	case <-ctx.Done():
-		if !b.dequeue(ready) {
+		if !b.dequeue(w) {
 			b.Release() // handOff gave us a slot as the caller gave up
 		}
 		return ctx.Err()
 	}
 }
 
-// dequeue removes ready from the queue and reports whether it was there.
-func (b *Bulkhead) dequeue(ready chan struct{}) bool {
+// dequeue removes w from the queue and reports whether it was there.
+func (b *Bulkhead) dequeue(w *waiter) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for i, r := range b.queue {
-		if r == ready {
-			b.queue = slices.Delete(b.queue, i, i+1)
-			b.waiting.Add(-1)
-			return true
-		}
+	if !w.queued {
+		return false
 	}
-	return false
+	b.queue.remove(w)
+	b.waiting.Add(-1)
+	return true
 }
 
 // handOff gives free slots to waiters, longest waiting first.
 func (b *Bulkhead) handOff() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for len(b.queue) > 0 && b.take() {
-		close(b.queue[0])
-		b.queue[0] = nil
-		b.queue = b.queue[1:]
+	for b.queue.head != nil && b.take() {
+		w := b.queue.head
+		b.queue.remove(w)
+		close(w.ready)
 		b.waiting.Add(-1)
 	}
 }

@@ -33,7 +33,7 @@ func checkIdle(t *testing.T, b *Bulkhead) {
 	t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if n, w, q := b.InFlight(), b.waiting.Load(), len(b.queue); n != 0 || w != 0 || q != 0 {
+	if n, w, q := b.InFlight(), b.waiting.Load(), b.queue.len; n != 0 || w != 0 || q != 0 {
 		t.Errorf("InFlight() = %d, waiting = %d, queue = %d; want all 0", n, w, q)
 	}
 }
@@ -48,6 +48,7 @@ func TestNewPanics(t *testing.T) {
 		{"zero limit", 0, nil, "bulkhead: limit must be >= 1, got 0"},
 		{"negative limit", -3, nil, "bulkhead: limit must be >= 1, got -3"},
 		{"negative wait", 1, []Option{WithMaxWait(-time.Second)}, "bulkhead: max wait must be >= 0, got -1s"},
+		{"negative queue", 1, []Option{WithMaxQueue(-1)}, "bulkhead: max queue must be >= 0, got -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -352,5 +353,105 @@ func TestOnFullContext(t *testing.T) {
 		t.Errorf("OnFull saw request ids %q, want [req-7 \"\"]", ids)
 	}
 	b.Release()
+	checkIdle(t, b)
+}
+
+// waitFor starts n calls of b.Do(ctx, ok) that wait for a slot and returns
+// once all of them are queued, with a channel that gets their results.
+func waitFor(t *testing.T, b *Bulkhead, clk *clock.Fake, ctx context.Context, n int) <-chan error {
+	t.Helper()
+	errc := make(chan error, n)
+	for range n {
+		go func() { errc <- b.Do(ctx, ok) }()
+	}
+	clk.BlockUntil(n)
+	return errc
+}
+
+// doNoWait returns the result of b.Do(ctx, ok), which must not wait: it
+// fails the test if the call starts a timer beyond the n that clk has, and
+// then ends every wait.
+func doNoWait(t *testing.T, b *Bulkhead, clk *clock.Fake, n int) error {
+	t.Helper()
+	errc := startDo(b, context.Background(), ok)
+	for {
+		select {
+		case err := <-errc:
+			return err
+		default:
+		}
+		if clk.Timers() > n {
+			clk.Advance(time.Hour)
+			t.Fatalf("Do(…) with %d waiting queued, want it refused at once", n)
+		}
+		runtime.Gosched()
+	}
+}
+
+func TestWaitQueueBounded(t *testing.T) {
+	tests := []struct {
+		name     string
+		giveOpts []Option
+		wantMax  int
+	}{
+		{"default", nil, 1024},
+		{"WithMaxQueue(2)", []Option{WithMaxQueue(2)}, 2},
+		{"WithMaxQueue(0)", []Option{WithMaxQueue(0)}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := clock.NewFake()
+			var fulls atomic.Int64
+			opts := append([]Option{WithMaxWait(time.Second), withClock(clk), OnFull(func(context.Context) { fulls.Add(1) })}, tt.giveOpts...)
+			b := New(1, opts...)
+			fill(t, b)
+			errc := waitFor(t, b, clk, context.Background(), tt.wantMax)
+			if err := doNoWait(t, b, clk, tt.wantMax); !errors.Is(err, ErrFull) {
+				t.Errorf("Do(…) with %d waiting = %v, want %v", tt.wantMax, err, ErrFull)
+			}
+			if got := fulls.Load(); got != 1 {
+				t.Errorf("OnFull calls = %d, want 1", got)
+			}
+			b.Release()
+			for range tt.wantMax {
+				if err := <-errc; err != nil {
+					t.Errorf("queued Do(…) = %v, want nil", err)
+				}
+			}
+			checkIdle(t, b)
+		})
+	}
+}
+
+// TestWaitCancelMiddle cancels a waiter between two others: the queue
+// keeps the other two, in order.
+func TestWaitCancelMiddle(t *testing.T) {
+	clk := clock.NewFake()
+	b := New(1, WithMaxWait(time.Second), withClock(clk))
+	fill(t, b)
+	order := make(chan int, 3)
+	run := func(i int) func(context.Context) error {
+		return func(context.Context) error { order <- i; return nil }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	first := startDo(b, context.Background(), run(1))
+	clk.BlockUntil(1)
+	middle := startDo(b, ctx, run(2))
+	clk.BlockUntil(2)
+	last := startDo(b, context.Background(), run(3))
+	clk.BlockUntil(3)
+	cancel()
+	if err := <-middle; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled Do(…) = %v, want %v", err, context.Canceled)
+	}
+	b.Release()
+	for _, errc := range []<-chan error{first, last} {
+		if err := <-errc; err != nil {
+			t.Errorf("Do(…) = %v, want nil", err)
+		}
+	}
+	if a, z := <-order, <-order; a != 1 || z != 3 {
+		t.Errorf("order = %d, %d; want 1, 3", a, z)
+	}
 	checkIdle(t, b)
 }

@@ -4,7 +4,8 @@
 //
 // A [Bulkhead] admits at most n calls at a time. A call that finds every
 // slot taken is refused at once with [ErrFull], or, with [WithMaxWait],
-// waits a bounded time for a slot to free:
+// waits a bounded time for a slot to free, in a queue of bounded length
+// ([WithMaxQueue]):
 //
 //	b := bulkhead.New(64, bulkhead.WithMaxWait(10*time.Millisecond))
 //	err := b.Do(ctx, func(ctx context.Context) error {
@@ -44,7 +45,9 @@
 // success path is one compare-and-swap and one add, with no lock and no
 // allocation. Callers that wait queue in FIFO order behind a mutex; a
 // returned slot is handed to the longest waiter, and new callers do not
-// overtake waiters; a wait costs one channel and one timer. A buffered
+// overtake waiters; a wait costs one waiter, one channel and one timer. The
+// queue is a doubly linked list, so a waiter whose wait ends or whose caller
+// gives up leaves it in constant time, however long it is. A buffered
 // channel used as a counting semaphore (as in errgroup) is simpler but
 // measured about twice as slow on the success path, and slower still under
 // contention; see BenchmarkChanSemaphore.

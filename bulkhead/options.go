@@ -15,9 +15,10 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
-	maxWait time.Duration
-	onFull  func(context.Context)
-	clock   clock.Clock
+	maxWait  time.Duration
+	maxQueue int
+	onFull   func(context.Context)
+	clock    clock.Clock
 }
 
 // WithMaxWait sets how long [Bulkhead.Do] waits for a free slot before it
@@ -27,6 +28,18 @@ type options struct {
 // wait smooths short bursts. New panics if d is negative.
 func WithMaxWait(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.maxWait = d })
+}
+
+// defaultMaxQueue is the default of [WithMaxQueue].
+const defaultMaxQueue = 1024
+
+// WithMaxQueue sets how many callers may wait for a slot at once (see
+// [WithMaxWait]); a call that would be one more is refused at once with
+// [ErrFull]. The default is 1024. Zero means that no caller waits, as with
+// no wait at all. The bound keeps a stalled dependency from piling up
+// waiting goroutines without limit. New panics if n is negative.
+func WithMaxQueue(n int) Option {
+	return optionFunc(func(o *options) { o.maxQueue = n })
 }
 
 // OnFull sets a function that is called each time the bulkhead refuses a
