@@ -81,7 +81,7 @@ var (
 //     dependency's 504 that said so itself;
 //   - a call-path loop or an exhausted hop budget: 508 Loop Detected with
 //     Callguard-Error "loop" or "hops", and for a loop Callguard-Path with
-//     the loop's path ([ttl.LoopError]);
+//     the loop's path ([ttl.LoopError]), except at an [Edge] server;
 //   - the caller's cancellation: 503 Service Unavailable;
 //   - anything else: 500 Internal Server Error.
 //
@@ -160,7 +160,7 @@ func (h *handler) reject(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if h.onReject != nil {
 		h.onReject(r.WithContext(ctx), callguard.ErrorWithRequestID(ctx, err))
 	}
-	writeError(w, err)
+	writeError(w, err, !h.edge)
 }
 
 // A serving is the state of one ServeHTTP call, and the ResponseWriter that
@@ -300,7 +300,7 @@ func Error(w http.ResponseWriter, err error) {
 	if s := findWriter(w); s != nil && s.report(err) {
 		return
 	}
-	writeError(w, err)
+	writeError(w, err, true)
 }
 
 // findWriter returns the Handler's state under w, or nil.
@@ -318,8 +318,9 @@ func findWriter(w http.ResponseWriter) *serving {
 	return nil
 }
 
-// writeError writes the response for err.
-func writeError(w http.ResponseWriter, err error) {
+// writeError writes the response for err; with internal false, without
+// the names of internal services (a loop's path), for an [Edge] server.
+func writeError(w http.ResponseWriter, err error, internal bool) {
 	kind, delay := classify.Error(err)
 	code := http.StatusInternalServerError
 	h := w.Header()
@@ -340,7 +341,7 @@ func writeError(w http.ResponseWriter, err error) {
 		code = http.StatusLoopDetected
 		h.Set(headerError, "loop")
 		var le *ttl.LoopError
-		if errors.As(err, &le) {
+		if internal && errors.As(err, &le) {
 			if path := ttl.FormatPath(le.Path); path != "" {
 				h.Set(ttl.PathHeader, path)
 			}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -329,5 +331,45 @@ func deadlineAtLeast(d time.Duration) func(context.Context) error {
 			return fmt.Errorf("handler's deadline in %v, want at least %v", left, d)
 		}
 		return nil
+	}
+}
+
+// TestEdgeHidesPath: a loop found downstream, passed on with Error or
+// copied from the dependency's response, reaches the internet client of an
+// Edge server without the internal path.
+func TestEdgeHidesPath(t *testing.T) {
+	const internal = "edge,orders-db-10.0.3.7,billing-internal"
+	inner := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Callguard-Error", "loop")
+		w.Header().Set("Callguard-Path", internal)
+		w.WriteHeader(http.StatusLoopDetected)
+	})
+	client := newClient(inner, nil)
+	edge := newServer(t, Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, inner.URL, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			Error(w, err)
+			return
+		}
+		defer resp.Body.Close()
+		if r.URL.Path == "/copy" { // a proxy: the dependency's answer as it is
+			maps.Copy(w.Header(), resp.Header)
+			w.WriteHeader(resp.StatusCode)
+			io.Copy(w, resp.Body)
+			return
+		}
+		Error(w, ResponseError(resp))
+	}), ttl.New(ttl.WithService("edge")), Edge()).ServeHTTP)
+
+	for _, path := range []string{"/error", "/copy"} {
+		resp, err := edge.Client().Get(edge.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readBody(t, resp)
+		if resp.StatusCode != http.StatusLoopDetected || resp.Header.Get("Callguard-Path") != "" || strings.Contains(body, "orders-db") {
+			t.Errorf("Get(%s) = %d with Callguard-Path %q, body %q; want 508 without the path", path, resp.StatusCode, resp.Header.Get("Callguard-Path"), body)
+		}
 	}
 }

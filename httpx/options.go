@@ -146,7 +146,10 @@ func WithRequestIDs() Option {
 // Callguard-Timeout only as far as [WithMaxDeadline] allows: without a max
 // deadline, not at all. Request priority (Callguard-Priority), which the
 // load shedder reads, is reset to the default at the edge as well.
-// X-Request-Id is taken from any client, if valid. Without Edge, the
+// X-Request-Id is taken from any client, if valid. Nor does an Edge server
+// tell a client the names of internal services: its responses never carry
+// Callguard-Path, neither a loop's path that [Error] passes on nor one
+// that the handler copies from a dependency's response. Without Edge, the
 // default, a Handler trusts these headers: for servers whose callers are
 // services of your own. For [Handler].
 func Edge() Option {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+
+	"github.com/callguard/callguard/ttl"
 )
 
 // errWriteLate is what a write to the ResponseWriter of a Handler returns
@@ -51,6 +53,15 @@ func capabilities(w http.ResponseWriter) int {
 
 func (s *serving) state() *serving { return s }
 
+// sending is called before the header goes out. At an [Edge] server, it
+// drops the header that names internal services: a loop's path, passed on
+// by [Error] or copied from a dependency's response.
+func (s *serving) sending() {
+	if s.h.edge {
+		delete(s.w.Header(), ttl.PathHeader)
+	}
+}
+
 // report records err, reported by [Error], and returns whether the
 // response is started (or over): then Error writes nothing.
 func (s *serving) report(err error) bool {
@@ -79,6 +90,7 @@ func (s *serving) WriteHeader(code int) {
 	if s.closed {
 		return
 	}
+	s.sending()
 	if s.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		s.code = code // 1xx other than 101 are informational: more follow
 	}
@@ -92,6 +104,7 @@ func (s *serving) Write(p []byte) (int, error) {
 		return 0, errWriteLate
 	}
 	if s.code == 0 {
+		s.sending()
 		s.code = http.StatusOK
 	}
 	return s.w.Write(p)
@@ -105,6 +118,7 @@ func (s *serving) WriteString(str string) (int, error) {
 		return 0, errWriteLate
 	}
 	if s.code == 0 {
+		s.sending()
 		s.code = http.StatusOK
 	}
 	return io.WriteString(s.w, str)
@@ -120,6 +134,7 @@ func (s *serving) flush() {
 		return
 	}
 	if s.code == 0 {
+		s.sending()
 		s.code = http.StatusOK
 	}
 	s.w.(http.Flusher).Flush()
@@ -145,6 +160,7 @@ func (s *serving) readFrom(src io.Reader) (int64, error) {
 		return 0, errWriteLate
 	}
 	if s.code == 0 {
+		s.sending()
 		s.code = http.StatusOK
 	}
 	return s.w.(io.ReaderFrom).ReadFrom(src)
