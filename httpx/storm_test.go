@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -273,10 +274,11 @@ type stack struct {
 
 // callguardTier serves a service that calls next for each request through
 // the recommended client pipeline (3 attempts, a retry budget, a breaker
-// unless noBreaker) and passes failures on with httpx.Error.
-func callguardTier(t *testing.T, name, next string, calls *atomic.Int64, noBreaker bool) string {
+// unless noBreaker) and passes failures on with httpx.Error. budget
+// configures the retry budget.
+func callguardTier(t *testing.T, name, next string, calls *atomic.Int64, noBreaker bool, budget ...retry.BudgetOption) string {
 	ps := []callguard.Policy{retry.New(retry.WithMaxAttempts(3), retry.WithBackoff(backoff, 10*backoff),
-		retry.WithBudget(retry.NewBudget()))}
+		retry.WithBudget(retry.NewBudget(budget...)))}
 	if !noBreaker {
 		ps = append(ps, breaker.New(breaker.WithName(name)))
 	}
@@ -296,6 +298,22 @@ func callguardTier(t *testing.T, name, next string, calls *atomic.Int64, noBreak
 		okHandler(w, r)
 	})
 	return serve(t, counted(calls, httpx.Handler(h, ttl.New(ttl.WithService(name)))))
+}
+
+// countedBudget is a retry budget without a minimum rate: 10 tokens to
+// start with, and DefaultRatio of a token for each call. The retries it
+// allows depend on the calls made, not on the time they take.
+var countedBudget = []retry.BudgetOption{retry.WithMinPerSecond(0), retry.WithMaxTokens(10)}
+
+// checkBudget checks that n requests, each failing at C, reached C once
+// each plus the retries that countedBudget allows: at least its 10 tokens,
+// at most those and DefaultRatio·n.
+func checkBudget(t *testing.T, n int, c int64) {
+	t.Helper()
+	lo, hi := int64(n+10), int64(n+10)+int64(math.Round(retry.DefaultRatio*float64(n)))
+	if c < lo || c > hi {
+		t.Errorf("%d calls reached C for %d requests, want %d to %d: one each and the budget's retries", c, n, lo, hi)
+	}
 }
 
 // naiveGet is what a naive client does: up to 3 attempts, retrying any
@@ -350,12 +368,17 @@ func TestNoRetryStorm(t *testing.T) {
 		noBreaker bool
 		n         int
 		bound     float64 // calls to C per request after warm-up; 0: only logged
+		// budget configures every tier's retry budget. The default budget's
+		// minimum rate (10 retries a second) makes the count depend on how
+		// fast the machine runs the test; without it, retries are at most
+		// DefaultRatio·n + the budget's capacity, a count.
+		budget []retry.BudgetOption
 	}{
 		{name: "naive", naive: true, n: 30},
 		{name: "callguard, C answers 503", n: 200, bound: 1.1},
 		{name: "callguard, C sheds", shed: true, n: 200, bound: 1.1},
 		{name: "callguard without breakers, C sheds", shed: true, noBreaker: true, n: 200, bound: 1.1},
-		{name: "callguard without breakers, C answers 503", noBreaker: true, n: 200},
+		{name: "callguard without breakers, C answers 503", noBreaker: true, n: 200, budget: countedBudget},
 	}
 	const warm = 20 // the naive stack has no warm-up: it needs only a few requests
 	for _, tt := range tests {
@@ -373,7 +396,7 @@ func TestNoRetryStorm(t *testing.T) {
 				edge := newClient(t, nil)
 				s.edge = func(ctx context.Context) int { return naiveGet(ctx, edge, urlA) }
 			} else {
-				urlA := callguardTier(t, "a", callguardTier(t, "b", urlC, &s.b, tt.noBreaker), &s.a, tt.noBreaker)
+				urlA := callguardTier(t, "a", callguardTier(t, "b", urlC, &s.b, tt.noBreaker, tt.budget...), &s.a, tt.noBreaker, tt.budget...)
 				edge := newClient(t, retry.New(retry.WithMaxAttempts(3), retry.WithBackoff(backoff, 10*backoff)))
 				s.edge = func(ctx context.Context) int {
 					req, _ := http.NewRequestWithContext(ctx, http.MethodGet, urlA, nil)
@@ -402,6 +425,9 @@ func TestNoRetryStorm(t *testing.T) {
 				t.Errorf("calls reaching C per request after warm-up = %.2f, want <= %.2f", after, tt.bound)
 			}
 			checkStorm(t, tt.naive, tt.n, s.a.Load(), s.c.Load())
+			if tt.budget != nil {
+				checkBudget(t, tt.n, s.c.Load())
+			}
 		})
 	}
 }
