@@ -3,6 +3,8 @@ package loadshed
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +16,10 @@ import (
 
 // DefaultMaxKeys is the number of keys a [KeyedRateLimit] keeps by default.
 const DefaultMaxKeys = 10_000
+
+// MaxKeyLen is the longest key, in bytes, that a [KeyedRateLimit] keeps as
+// it is; it keeps a longer one as a 64-bit hash.
+const MaxKeyLen = 256
 
 // A RateOption configures a [RateLimit] or a [KeyedRateLimit].
 type RateOption interface{ applyRate(*rateOptions) }
@@ -113,6 +119,12 @@ func (rl *RateLimit) Wrap(next callguard.Handler) callguard.Handler {
 // for burst/r or longer loses nothing, since its bucket would be full
 // again; a key dropped sooner starts over with a full bucket when it comes
 // back. So set the bound above the number of keys active within burst/r.
+//
+// Each key costs a few hundred bytes at most: a key longer than
+// [MaxKeyLen] bytes is kept as a 64-bit hash, seeded at random for each
+// KeyedRateLimit (two long keys share a bucket only if their hashes
+// collide), and a shorter one is copied, so that it does not keep alive a
+// larger string it was cut from.
 type KeyedRateLimit struct {
 	r       rate.Limit
 	burst   int
@@ -121,13 +133,23 @@ type KeyedRateLimit struct {
 	maxKeys int
 	clock   clock.Clock
 
+	seed maphash.Seed
+
 	mu         sync.Mutex
-	keys       map[string]*keyEntry
+	keys       map[keyID]*keyEntry
 	head, tail *keyEntry // most and least recently used
 }
 
+// A keyID is what a KeyedRateLimit keeps of a key: the key itself if it is
+// at most MaxKeyLen bytes long, otherwise its hash.
+type keyID struct {
+	s    string
+	hash uint64
+	long bool
+}
+
 type keyEntry struct {
-	key        string
+	key        keyID
 	lim        *rate.Limiter
 	prev, next *keyEntry // towards head, towards tail
 }
@@ -144,7 +166,7 @@ func NewKeyedRateLimit(r rate.Limit, burst int, key func(context.Context) string
 	}
 	return &KeyedRateLimit{
 		r: r, burst: burst, key: key, maxWait: o.maxWait, maxKeys: o.maxKeys, clock: o.clock,
-		keys: make(map[string]*keyEntry),
+		seed: maphash.MakeSeed(), keys: make(map[keyID]*keyEntry),
 	}
 }
 
@@ -176,9 +198,16 @@ func (k *KeyedRateLimit) Keys() int {
 
 // limiter returns the bucket of key, making it the most recently used.
 func (k *KeyedRateLimit) limiter(key string) *rate.Limiter {
+	id := keyID{s: key}
+	if len(key) > MaxKeyLen {
+		id = keyID{hash: maphash.String(k.seed, key), long: true}
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	e, ok := k.keys[key]
+	e, ok := k.keys[id]
+	if !ok {
+		id.s = strings.Clone(id.s)
+	}
 	switch {
 	case ok:
 		k.unlink(e)
@@ -186,11 +215,11 @@ func (k *KeyedRateLimit) limiter(key string) *rate.Limiter {
 		e = k.tail
 		k.unlink(e)
 		delete(k.keys, e.key)
-		e.key, e.lim = key, rate.NewLimiter(k.r, k.burst)
-		k.keys[key] = e
+		e.key, e.lim = id, rate.NewLimiter(k.r, k.burst)
+		k.keys[id] = e
 	default:
-		e = &keyEntry{key: key, lim: rate.NewLimiter(k.r, k.burst)}
-		k.keys[key] = e
+		e = &keyEntry{key: id, lim: rate.NewLimiter(k.r, k.burst)}
+		k.keys[id] = e
 	}
 	e.next, k.head = k.head, e
 	if e.next != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/time/rate"
 
@@ -151,4 +153,48 @@ func TestKeyedRateLimit(t *testing.T) {
 	if err := kl.Do(with("b"), ok); err != nil {
 		t.Errorf("Do(b) after eviction = %v, want nil: a new, full bucket", err)
 	}
+}
+
+// keptBytes returns the bytes of key strings that kl keeps.
+func keptBytes(kl *KeyedRateLimit) int {
+	kl.mu.Lock()
+	defer kl.mu.Unlock()
+	n := 0
+	for id := range kl.keys {
+		n += len(id.s)
+	}
+	return n
+}
+
+func TestKeyedRateLimitLongKeys(t *testing.T) {
+	type keyType struct{}
+	key := func(ctx context.Context) string { s, _ := ctx.Value(keyType{}).(string); return s }
+	with := func(k string) context.Context { return context.WithValue(bg, keyType{}, k) }
+	kl := NewKeyedRateLimit(1, 1, key, withClock(clock.NewFake()))
+	prefix := strings.Repeat("k", 64<<10)
+	for i := range 100 {
+		if err := kl.Do(with(prefix+fmt.Sprint(i)), ok); err != nil {
+			t.Fatalf("Do(long key %d) = %v, want nil: each long key has its own bucket", i, err)
+		}
+	}
+	if err := kl.Do(with(prefix+"7"), ok); !errors.Is(err, ErrRateLimited) {
+		t.Errorf("Do(long key 7) again = %v, want %v", err, ErrRateLimited)
+	}
+	buf := strings.Repeat("s", 1<<20)
+	if err := kl.Do(with(buf[:MaxKeyLen]), ok); err != nil {
+		t.Errorf("Do(a key of MaxKeyLen) = %v, want nil", err)
+	}
+	if n, want := kl.Keys(), 101; n != want {
+		t.Errorf("Keys() = %d, want %d", n, want)
+	}
+	if n, max := keptBytes(kl), kl.Keys()*MaxKeyLen; n > max {
+		t.Errorf("kept %d bytes of keys for %d keys, want at most %d", n, kl.Keys(), max)
+	}
+	kl.mu.Lock()
+	for id := range kl.keys {
+		if len(id.s) == MaxKeyLen && unsafe.StringData(id.s) == unsafe.StringData(buf) {
+			t.Errorf("the key of MaxKeyLen shares the memory of the string it was cut from")
+		}
+	}
+	kl.mu.Unlock()
 }
