@@ -56,7 +56,8 @@ type outRequest struct {
 
 // request returns a shallow copy of req with context ctx and w's headers.
 // The copy's header is a new map: the callguard headers are w's (a value
-// that w lacks is not sent, whatever req has), X-Request-Id is w's when it
+// that w lacks is not sent, whatever req has), except that req's own valid
+// Callguard-Priority is kept when w has none; X-Request-Id is w's when it
 // has one, and the other entries share their values with req's header,
 // which nothing writes to.
 func (w *wire) request(ctx context.Context, req *http.Request) *http.Request {
@@ -64,8 +65,12 @@ func (w *wire) request(ctx context.Context, req *http.Request) *http.Request {
 	h := make(http.Header, len(req.Header)+len(o.vals))
 	for k, v := range req.Header {
 		switch k {
-		case ttl.HopsHeader, ttl.PathHeader, timeout.Header, loadshed.PriorityHeader:
+		case ttl.HopsHeader, ttl.PathHeader, timeout.Header:
 			continue // set from ctx, or not at all
+		case loadshed.PriorityHeader:
+			if _, ok := loadshed.ParsePriority(first(v)); !ok || w.priority != "" {
+				continue // the context's wins; an invalid one is not sent
+			}
 		}
 		h[k] = v
 	}
@@ -103,7 +108,15 @@ func (h *handler) inbound(w http.ResponseWriter, r *http.Request) (ctx context.C
 		ctx = callguard.ContextWithRequestID(ctx, id)
 		w.Header()[headerRequestID] = []string{id}
 	}
-	return h.deadline(ctx, hdr)
+	ctx, cancel, err = h.deadline(ctx, hdr)
+	if h.edge {
+		// Read or ignored: no copy of them that the handler makes (for
+		// an outgoing call) carries a client's claim on.
+		for _, k := range [...]string{ttl.HopsHeader, ttl.PathHeader, timeout.Header, loadshed.PriorityHeader} {
+			delete(hdr, k)
+		}
+	}
+	return ctx, cancel, err
 }
 
 // deadline sets ctx's deadline from the request's Callguard-Timeout and the

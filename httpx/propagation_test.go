@@ -458,3 +458,95 @@ func FuzzHandlerInbound(f *testing.F) {
 		}
 	})
 }
+
+// TestCallerPriority: a priority that the caller sets as a header reaches
+// a trusted server through NewTransport; the context's wins over it.
+func TestCallerPriority(t *testing.T) {
+	var got loadshed.Priority
+	ts := newServer(t, Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = loadshed.FromContext(r.Context())
+	}), nil).ServeHTTP)
+	c := newClient(ts, nil)
+	tests := []struct {
+		name   string
+		header string
+		ctx    loadshed.Priority
+		want   loadshed.Priority
+	}{
+		{"header", "critical", loadshed.Default, loadshed.Critical},
+		{"context wins", "critical", loadshed.Sheddable, loadshed.Sheddable},
+		{"invalid header", "urgent!!", loadshed.Default, loadshed.Default},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tt.ctx != loadshed.Default {
+				ctx = loadshed.NewContext(ctx, tt.ctx)
+			}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL, nil)
+			req.Header.Set("Callguard-Priority", tt.header)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got != tt.want {
+				t.Errorf("server saw priority %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestEdgeDropsClaims: a handler at an Edge server that copies its
+// request's headers onto an outgoing call passes no client's claim on to
+// the trusted server behind it, through NewTransport or any other client.
+func TestEdgeDropsClaims(t *testing.T) {
+	var got loadshed.Priority
+	var gotHeader http.Header
+	inner := newServer(t, Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, gotHeader = loadshed.FromContext(r.Context()), r.Header.Clone()
+	}), nil).ServeHTTP)
+	for _, tt := range []struct {
+		name   string
+		client *http.Client
+		unsent []string // headers that must not reach the inner server
+	}{
+		// NewTransport sends hops and a path of its own.
+		{"NewTransport", newClient(inner, nil), []string{"Callguard-Priority", "Callguard-Timeout"}},
+		{"plain client", inner.Client(), []string{"Callguard-Priority", "Callguard-Hops", "Callguard-Path", "Callguard-Timeout"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			edge := newServer(t, Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				out, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, inner.URL, nil)
+				out.Header = r.Header.Clone()
+				resp, err := tt.client.Do(out)
+				if err != nil {
+					Error(w, err)
+					return
+				}
+				resp.Body.Close()
+			}), nil, Edge()).ServeHTTP)
+
+			req, _ := http.NewRequest(http.MethodGet, edge.URL, nil)
+			for _, kv := range [][2]string{{"Callguard-Priority", "critical"}, {"Callguard-Hops", "200"}, {"Callguard-Path", "a"}, {"Callguard-Timeout", "1H"}} {
+				req.Header.Set(kv[0], kv[1])
+			}
+			resp, err := edge.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("status = %d, want 200", resp.StatusCode)
+			}
+			if got != loadshed.Default {
+				t.Errorf("inner server saw priority %v, want the default", got)
+			}
+			for _, k := range tt.unsent {
+				if v := gotHeader.Get(k); v != "" {
+					t.Errorf("inner server got %s: %q, want no client's claim", k, v)
+				}
+			}
+		})
+	}
+}

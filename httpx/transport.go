@@ -70,13 +70,18 @@ var (
 //   - X-Request-Id, when the context has a request id
 //     ([callguard.ContextWithRequestID]); otherwise the request's own, if
 //     any, is sent.
+//   - Callguard-Priority, when the context has a priority other than the
+//     default ([loadshed.NewContext]); otherwise the request's own, if
+//     valid, is sent: a caller may set the header itself, and the context
+//     wins when both are set.
 //
-// The transport owns the three Callguard headers: values that the request
+// The transport owns the other Callguard headers: values that the request
 // carries are replaced, or dropped when the context has none, so that a
 // handler that copies its inbound headers onto an outgoing request passes
-// on nothing stale. The request's header is not changed: the attempt sends
-// a copy. [WithPropagation](false) turns all of this off, for services
-// outside your system.
+// on nothing stale (an [Edge] server removes an untrusted client's
+// callguard headers before its handler runs). The request's header is not
+// changed: the attempt sends a copy. [WithPropagation](false) turns all of
+// this off, for services outside your system.
 //
 // # Per-attempt timeouts and response bodies
 //
