@@ -38,6 +38,7 @@
 // callguard-path and callguard-error. A malformed value is ignored, never
 // fatal: the hop budget falls back to the default and the path to empty. A
 // path keeps at most [MaxPathEntries] ids and [MaxPathBytes] bytes, the
-// most recent ones, so a hostile header cannot grow a server's memory.
+// most recent ones, and a path value over 4×MaxPathBytes is ignored whole,
+// so a hostile header cannot grow a server's memory or work.
 // Servers that face untrusted clients drop these headers (edge mode).
 package ttl

@@ -79,6 +79,32 @@ func TestParsePath(t *testing.T) {
 	}
 }
 
+// TestParsePathLongValue checks that a value too long to read whole is
+// invalid as a whole, as is one with an invalid id far from its end.
+func TestParsePathLongValue(t *testing.T) {
+	tail := strings.Repeat("abc,", maxPathValue/4) + "z"
+	tests := []struct {
+		name string
+		give string
+	}{
+		{"invalid id far from the end", "bad id!," + tail},
+		{"valid ids, too long", "a," + tail},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, err := ParsePath(tt.give); err == nil {
+				t.Errorf("ParsePath(%d bytes) = %d ids, nil; want an error", len(tt.give), len(got))
+			}
+			if got := PathFromContext(Inbound(context.Background(), "3", tt.give)); got != nil {
+				t.Errorf("PathFromContext(Inbound(…)) = %d ids, want none", len(got))
+			}
+		})
+	}
+	if got, err := ParsePath(tail[len(tail)-maxPathValue:]); err != nil || len(got) != MaxPathEntries {
+		t.Errorf("ParsePath(%d bytes) = %d ids, %v; want %d", maxPathValue, len(got), err, MaxPathEntries)
+	}
+}
+
 func TestFormatPath(t *testing.T) {
 	tests := []struct {
 		give []string

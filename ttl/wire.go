@@ -110,9 +110,11 @@ func FormatPath(ids []string) string {
 
 // ParsePath parses a Callguard-Path value into service ids. Spaces around
 // ids are allowed (proxies join repeated headers with ", "); an empty value
-// is an empty path. An invalid id makes the whole value invalid: the caller
-// ignores it and treats the path as empty (the hop budget still bounds the
-// request). A path longer than [MaxPathEntries] ids or [MaxPathBytes] bytes
+// is an empty path. An invalid id anywhere makes the whole value invalid,
+// and so does a value longer than 4×[MaxPathBytes] bytes, which no sender
+// that keeps to the bounds makes: the caller ignores an invalid value and
+// treats the path as empty (the hop budget still bounds the request). A
+// valid path of more than [MaxPathEntries] ids or [MaxPathBytes] bytes
 // keeps only its most recent ids.
 func ParsePath(s string) ([]string, error) {
 	canon, err := canonicalPath(s)
@@ -122,14 +124,15 @@ func ParsePath(s string) ([]string, error) {
 	return strings.Split(canon, ","), nil
 }
 
+// maxPathValue is the longest path value that canonicalPath reads; a
+// longer one is invalid, so that a hostile header costs no more work.
+const maxPathValue = 4 * MaxPathBytes
+
 // canonicalPath validates a path value and returns it without spaces and
 // within the bounds. It allocates only when the value has spaces.
 func canonicalPath(s string) (string, error) {
-	if len(s) > 4*MaxPathBytes {
-		s = s[len(s)-4*MaxPathBytes:]
-		if i := strings.IndexByte(s, ','); i >= 0 {
-			s = s[i+1:]
-		}
+	if len(s) > maxPathValue {
+		return "", fmt.Errorf("ttl: path of %d bytes is longer than %d", len(s), maxPathValue)
 	}
 	clean := true
 	entries := 0
