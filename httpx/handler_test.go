@@ -431,3 +431,71 @@ func TestHandlerPanicAfterDeadline(t *testing.T) {
 type chanWriter chan<- string
 
 func (w chanWriter) Write(p []byte) (int, error) { w <- string(p); return len(p), nil }
+
+// TestHandlerWriterCapabilities: the ResponseWriter that the handler gets
+// has exactly the optional interfaces of the server's own, over HTTP/1.1
+// (no Pusher) and HTTP/2 (no Hijacker, no ReaderFrom), and Unwrap for
+// http.ResponseController.
+func TestHandlerWriterCapabilities(t *testing.T) {
+	caps := func(w http.ResponseWriter) string {
+		var s string
+		for _, c := range []struct {
+			name string
+			ok   bool
+		}{
+			{"Flusher", is[http.Flusher](w)},
+			{"Hijacker", is[http.Hijacker](w)},
+			{"ReaderFrom", is[io.ReaderFrom](w)},
+			{"Pusher", is[http.Pusher](w)},
+		} {
+			if c.ok {
+				s += c.name + " "
+			}
+		}
+		return s
+	}
+	for _, tt := range []struct {
+		name      string
+		http2     bool
+		wantProto string
+		want      string // the server's own writer
+	}{
+		{"HTTP/1.1", false, "HTTP/1.1", "Flusher Hijacker ReaderFrom "},
+		{"HTTP/2", true, "HTTP/2.0", "Flusher Pusher "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var orig, got string
+			var flushErr, deadlineErr error
+			h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got = caps(w)
+				rc := http.NewResponseController(w)
+				io.WriteString(w, "a")
+				flushErr = rc.Flush()
+				deadlineErr = rc.SetWriteDeadline(time.Now().Add(time.Minute))
+				io.Copy(w, strings.NewReader("b"))
+			}), nil)
+			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				orig = caps(w)
+				h.ServeHTTP(w, r)
+			}))
+			ts.EnableHTTP2 = tt.http2
+			ts.StartTLS()
+			defer ts.Close()
+			resp, err := ts.Client().Get(ts.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body := readBody(t, resp); body != "ab" || resp.Proto != tt.wantProto {
+				t.Errorf("Get() = %s %q, want %s %q", resp.Proto, body, tt.wantProto, "ab")
+			}
+			if orig != tt.want || got != orig {
+				t.Errorf("handler's writer has %q, server's %q; want %q for both", got, orig, tt.want)
+			}
+			if flushErr != nil || deadlineErr != nil {
+				t.Errorf("ResponseController: Flush() = %v, SetWriteDeadline() = %v; want nil, nil", flushErr, deadlineErr)
+			}
+		})
+	}
+}
+
+func is[T any](w http.ResponseWriter) bool { _, ok := w.(T); return ok }
