@@ -52,9 +52,13 @@ func (p *Pipeline) Wrap(next Handler) Handler {
 //
 // Place it outermost, so that it sees the final result of retries and
 // breakers: Chain(Fallback(fn), retry, breaker, ...).
+//
+// It panics with "callguard: Fallback with nil function" if fn is nil: a
+// fallback that does nothing is a mistake better found when the pipeline
+// is built than when its first call fails.
 func Fallback(fn func(ctx context.Context, err error) error) Policy {
 	if fn == nil {
-		panic("callguard: nil fallback function")
+		panic("callguard: Fallback with nil function")
 	}
 	return PolicyFunc(func(next Handler) Handler {
 		return func(ctx context.Context, call func(context.Context) error) error {

@@ -108,8 +108,8 @@ func TestFallback(t *testing.T) {
 
 func TestFallbackNilPanics(t *testing.T) {
 	defer func() {
-		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "callguard:") {
-			t.Errorf("Fallback(nil) panic = %v, want a callguard: message", r)
+		if r, want := recover(), "callguard: Fallback with nil function"; r != want {
+			t.Errorf("Fallback(nil) panic = %v, want %q", r, want)
 		}
 	}()
 	callguard.Fallback(nil)
