@@ -42,9 +42,10 @@ var (
 //     answered 504 Gateway Timeout with Callguard-Pushback -1 at once:
 //     neither p nor next runs, and the caller does not retry, since a
 //     retry would have less time still;
-//   - the request id of a valid X-Request-Id, or a new one
-//     ([WithRequestIDs]), for [callguard.RequestIDFromContext]; the
-//     response carries it back in X-Request-Id;
+//   - the request id of the first X-Request-Id, if valid (later ones are
+//     ignored, as grpcx does), or a new one ([WithRequestIDs]), for
+//     [callguard.RequestIDFromContext]; the response carries it back in
+//     X-Request-Id;
 //   - the priority of Callguard-Priority, for a [loadshed.Limiter] in p
 //     ([loadshed.FromContext]), unless [WithPriority] assigns one.
 //

@@ -130,19 +130,16 @@ func (h *handler) deadline(ctx context.Context, hdr http.Header) (context.Contex
 		}
 	}
 	var cancel context.CancelFunc
-	var now time.Time
 	if set {
-		now = time.Now()
-		ctx, cancel = context.WithDeadline(ctx, now.Add(d))
+		ctx, cancel = context.WithTimeout(ctx, d)
 	}
 	dl, ok := ctx.Deadline()
 	if !ok {
 		return ctx, cancel, nil
 	}
-	if !set {
-		now = time.Now()
-	}
-	if left := dl.Sub(now); left <= 0 || left < h.minServiceTime {
+	// Measured once the context exists, so that a deadline that passes as
+	// it is made (Callguard-Timeout: 1n) is refused as one that had passed.
+	if left := time.Until(dl); left <= 0 || left < h.minServiceTime {
 		return ctx, cancel, &classify.DeadlineError{Pkg: "httpx", Left: left, Min: h.minServiceTime}
 	}
 	return ctx, cancel, nil

@@ -554,3 +554,43 @@ func TestEdgeDropsClaims(t *testing.T) {
 		})
 	}
 }
+
+// TestHandlerNoTimeLeft: a request whose Callguard-Timeout has run out by
+// the time it is read, 0n or 1n, is refused before the handler, with the
+// "don't retry" pushback.
+func TestHandlerNoTimeLeft(t *testing.T) {
+	var runs int
+	ts := newServer(t, Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs++ }), nil).ServeHTTP)
+	for _, give := range []string{"0n", "1n"} {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL, nil)
+		req.Header.Set(timeout.Header, give)
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusGatewayTimeout || resp.Header.Get("Callguard-Pushback") != "-1" || runs != 0 {
+			t.Errorf("Callguard-Timeout %s: %d with pushback %q, handler ran %d times; want 504, -1, 0",
+				give, resp.StatusCode, resp.Header.Get("Callguard-Pushback"), runs)
+		}
+	}
+}
+
+// TestHandlerFirstRequestID: of several X-Request-Id headers, the first
+// counts, as in grpcx.
+func TestHandlerFirstRequestID(t *testing.T) {
+	var got string
+	ts := newServer(t, Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = callguard.RequestIDFromContext(r.Context())
+	}), nil).ServeHTTP)
+	req, _ := http.NewRequest(http.MethodGet, ts.URL, nil)
+	req.Header["X-Request-Id"] = []string{"first", "second"}
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got != "first" || resp.Header.Get("X-Request-Id") != "first" {
+		t.Errorf("handler got id %q, response echoed %q; want %q", got, resp.Header.Get("X-Request-Id"), "first")
+	}
+}
