@@ -128,7 +128,11 @@ func Outbound(ctx context.Context) (hops, path string, err error) {
 // In a client's pipeline, it refuses a call whose request has no hops left
 // with [ErrExhausted], before anything is sent. The adapters check the
 // budget too, so a client without the policy never sends such a call
-// either; the policy gives non-HTTP, non-gRPC calls the same guard.
+// either; the policy gives non-HTTP, non-gRPC calls the same guard, but
+// only for a request that a TTL has checked already (or whose budget was
+// set with [NewContext]): in a server whose pipeline has no TTL, the first
+// TTL that an inbound request meets takes the server's role, and lets the
+// call run with no hops left.
 type TTL struct {
 	service     string
 	defaultHops int
