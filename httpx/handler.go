@@ -135,12 +135,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(ctx, w, r, err) // too late: next never runs
 		return
 	}
-	if h.exempt != nil && h.exempt(r) {
+	exempt := h.exempt != nil && h.exempt(r)
+	if h.priority != nil && !exempt {
+		ctx = loadshed.NewContext(ctx, h.priority(r)) // the server's word over the wire's
+	}
+	if h.edge {
+		dropClaims(r.Header) // the server's own hooks have read them
+	}
+	if exempt {
 		h.next.ServeHTTP(w, r.WithContext(ctx)) // no policy at all
 		return
-	}
-	if h.priority != nil {
-		ctx = loadshed.NewContext(ctx, h.priority(r)) // the server's word over the wire's
 	}
 	s := newServing(w)
 	s.h, s.r = h, r

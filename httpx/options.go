@@ -146,9 +146,9 @@ func WithRequestIDs() Option {
 // Callguard-Timeout only as far as [WithMaxDeadline] allows: without a max
 // deadline, not at all. Request priority (Callguard-Priority), which the
 // load shedder reads, is reset to the default at the edge as well. These
-// four headers are removed from the request before the handler runs, so
-// that a handler that copies them onto an outgoing call passes no client's
-// claim on. X-Request-Id is taken from any client, if valid. Nor does an Edge server
+// four headers are removed from the request before the handler runs (after
+// the functions of [WithExempt] and [WithPriority]), so that a handler that
+// copies them onto an outgoing call passes no client's claim on. X-Request-Id is taken from any client, if valid. Nor does an Edge server
 // tell a client the names of internal services: its responses never carry
 // Callguard-Path, neither a loop's path that [Error] passes on nor one
 // that the handler copies from a dependency's response. Without Edge, the

@@ -108,15 +108,17 @@ func (h *handler) inbound(w http.ResponseWriter, r *http.Request) (ctx context.C
 		ctx = callguard.ContextWithRequestID(ctx, id)
 		w.Header()[headerRequestID] = []string{id}
 	}
-	ctx, cancel, err = h.deadline(ctx, hdr)
-	if h.edge {
-		// Read or ignored: no copy of them that the handler makes (for
-		// an outgoing call) carries a client's claim on.
-		for _, k := range [...]string{ttl.HopsHeader, ttl.PathHeader, timeout.Header, loadshed.PriorityHeader} {
-			delete(hdr, k)
-		}
+	return h.deadline(ctx, hdr)
+}
+
+// dropClaims removes from hdr, the header of a request to an [Edge]
+// server, the callguard headers that Edge ignores or caps, so that no copy
+// of them that the handler makes (for an outgoing call) passes a client's
+// claim on.
+func dropClaims(hdr http.Header) {
+	for _, k := range [...]string{ttl.HopsHeader, ttl.PathHeader, timeout.Header, loadshed.PriorityHeader} {
+		delete(hdr, k)
 	}
-	return ctx, cancel, err
 }
 
 // deadline sets ctx's deadline from the request's Callguard-Timeout and the

@@ -228,6 +228,10 @@ func TestHandlerPriority(t *testing.T) {
 		{"absent", nil, "", loadshed.Default},
 		{"malformed", nil, "urgent!!", loadshed.Default},
 		{"edge ignores the claim", []Option{Edge()}, "critical", loadshed.Default},
+		{"edge's WithPriority reads it", []Option{Edge(), WithPriority(func(r *http.Request) loadshed.Priority {
+			p, _ := loadshed.ParsePriority(r.Header.Get(loadshed.PriorityHeader))
+			return p
+		})}, "critical", loadshed.Critical},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
