@@ -26,8 +26,9 @@
 // ([Classify]): 502, 503, 504, 429 and transport errors are failures that
 // retry may retry and a breaker counts; a 500, and a transport error after
 // the request may have reached the server, are retried only for idempotent
-// requests ([callguard.NoRetry] otherwise); other 4xx are
-// [callguard.Permanent]. Retry-After and Callguard-Pushback turn 429 and 503
+// requests ([callguard.NoRetry] otherwise); other 4xx, and the caller's
+// own errors (an unsupported scheme, an invalid header, a certificate that
+// does not verify), are [callguard.Permanent]. Retry-After and Callguard-Pushback turn 429 and 503
 // into [callguard.Overloaded] errors that carry the callee's delay, or its
 // "don't retry". The caller still gets an ordinary *http.Response: the last
 // real one, when there was one, with its body intact; an error only when
