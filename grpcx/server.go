@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -72,8 +71,10 @@ import (
 // changes its deadline (context.WithDeadline: the default margin changes
 // every deadline), and four more when it carries hops and a path (the hop
 // state and its context); TestServerInterceptorAllocs guards these. p is
-// wrapped once, here. A server policy should not retry: the handler would
-// run again. It panics if p is nil or an option has a negative duration.
+// wrapped once, here. A handler runs at most once: a policy that tries to
+// run it again (a retry) gets a permanent error, and the call is answered
+// as the handler's one run answered. It panics if p is nil or an option has
+// a negative duration.
 func UnaryServerInterceptor(p callguard.Policy, opts ...Option) grpc.UnaryServerInterceptor {
 	return newServer(p, opts).unary
 }
@@ -82,8 +83,7 @@ func UnaryServerInterceptor(p callguard.Policy, opts ...Option) grpc.UnaryServer
 // handler under p, as [UnaryServerInterceptor] does for unary handlers, with
 // the same mapping of errors to statuses. The handler sees the policy's
 // context through the stream's Context method. A stream handler runs at most
-// once: a policy that tries to run it again gets a permanent error. It
-// panics if p is nil or an option has a negative duration.
+// once, as a unary one does. It panics if p is nil or an option has a negative duration.
 func StreamServerInterceptor(p callguard.Policy, opts ...Option) grpc.StreamServerInterceptor {
 	return newServer(p, opts).stream
 }
@@ -143,33 +143,46 @@ func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	r := results.Get().(*result)
 	gen := r.gen
 	err = s.h(ctx, func(ctx context.Context) error {
+		if !r.start(gen) {
+			return errRerun
+		}
 		resp, err := handler(ctx, req)
 		r.set(gen, resp, err)
 		return marked(err)
 	})
 	resp, returned, herr := r.take()
 	results.Put(r)
-	if err != nil {
-		if !handlers(err, returned, herr) {
-			s.reject(ctx, info.FullMethod, err)
-		}
+	if err = s.settle(ctx, info.FullMethod, err, returned, herr); err != nil {
 		return nil, failure(ctx, err, grpc.SetTrailer)
 	}
 	return resp, nil
 }
 
-// A result carries a unary handler's response to the interceptor. gen
-// changes whenever the result goes back to the pool, and a handler sets
-// its response only while gen is still the one of its call.
+// A result carries a handler's response to the interceptor, and lets the
+// policy run the handler once: a retry in a server policy must not run it
+// again. gen changes whenever the result goes back to the pool, and a
+// handler starts, and sets its response, only while gen is still the one of
+// its call.
 type result struct {
 	mu       sync.Mutex
 	gen      uint64 // written under mu by the owner only
+	started  bool   // the handler of this gen has started
 	resp     any
 	err      error
 	returned bool // the handler of this gen has returned resp and err
 }
 
 var results = sync.Pool{New: func() any { return new(result) }}
+
+// start reports whether the handler of call gen may run: it is the call's
+// first run, and the call is not over.
+func (r *result) start(gen uint64) bool {
+	r.mu.Lock()
+	ok := r.gen == gen && !r.started
+	r.started = r.started || ok
+	r.mu.Unlock()
+	return ok
+}
 
 func (r *result) set(gen uint64, resp any, err error) {
 	r.mu.Lock()
@@ -184,10 +197,30 @@ func (r *result) set(gen uint64, resp any, err error) {
 func (r *result) take() (resp any, returned bool, err error) {
 	r.mu.Lock()
 	resp, returned, err = r.resp, r.returned, r.err
-	r.resp, r.returned, r.err = nil, false, nil
+	r.resp, r.returned, r.err, r.started = nil, false, nil, false
 	r.gen++
 	r.mu.Unlock()
 	return resp, returned, err
+}
+
+// settle returns the error that a call to method is answered with, given
+// err, the policy's, and the handler's own error herr if it returned. A
+// policy that tried to run the handler again ([errRerun]) does not change
+// the handler's answer, which stands as the handler returned it. A failure
+// that is not the handler's is reported to OnReject.
+func (s *server) settle(ctx context.Context, method string, err error, returned bool, herr error) error {
+	if err == nil {
+		return nil
+	}
+	if returned && errors.Is(err, errRerun) {
+		if err = marked(herr); err == nil {
+			return nil
+		}
+	}
+	if !handlers(err, returned, herr) {
+		s.reject(ctx, method, err)
+	}
+	return err
 }
 
 // handlers reports whether err, the policy's error for a call, is the
@@ -198,8 +231,8 @@ func handlers(err error, returned bool, herr error) bool {
 	return returned && herr != nil && errors.Is(err, herr)
 }
 
-// errRerun is returned when a policy runs a stream handler a second time.
-var errRerun = callguard.Permanent(errors.New("grpcx: a stream handler runs at most once"))
+// errRerun is returned when a policy runs a handler a second time.
+var errRerun = callguard.Permanent(errors.New("grpcx: a server handler runs at most once"))
 
 func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	ctx, cancel, err := s.inbound(ss.Context())
@@ -214,27 +247,19 @@ func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 	if exempt {
 		return handler(srv, withContext(ss, ctx))
 	}
-	var run struct {
-		state atomic.Int32 // 0: not run; 1: running; 2: returned err
-		err   error        // the handler's, written before state becomes 2
-	}
+	r := results.Get().(*result)
+	gen := r.gen
 	err = s.h(ctx, func(ctx context.Context) error {
-		if !run.state.CompareAndSwap(0, 1) {
+		if !r.start(gen) {
 			return errRerun
 		}
-		run.err = handler(srv, withContext(ss, ctx))
-		run.state.Store(2)
-		return marked(run.err)
+		err := handler(srv, withContext(ss, ctx))
+		r.set(gen, nil, err)
+		return marked(err)
 	})
-	if err != nil {
-		var herr error
-		returned := run.state.Load() == 2
-		if returned {
-			herr = run.err // not before: an abandoned handler may still write it
-		}
-		if !handlers(err, returned, herr) {
-			s.reject(ctx, info.FullMethod, err)
-		}
+	_, returned, herr := r.take()
+	results.Put(r)
+	if err = s.settle(ctx, info.FullMethod, err, returned, herr); err != nil {
 		return failure(ss.Context(), err, streamTrailer(ss))
 	}
 	return nil

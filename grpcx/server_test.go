@@ -204,20 +204,56 @@ func TestServerAbandonedHandler(t *testing.T) {
 	}
 }
 
+// twice is a server policy that runs the call a second time whatever the
+// first run returned.
+var twice = callguard.PolicyFunc(func(next callguard.Handler) callguard.Handler {
+	return func(ctx context.Context, call func(context.Context) error) error {
+		next(ctx, call)
+		return next(ctx, call)
+	}
+})
+
 func TestServerStreamRunsOnce(t *testing.T) {
-	twice := callguard.PolicyFunc(func(next callguard.Handler) callguard.Handler {
-		return func(ctx context.Context, call func(context.Context) error) error {
-			next(ctx, call)
-			return next(ctx, call)
-		}
-	})
-	addr := startServer(t, &testServer{}, grpc.StreamInterceptor(grpcx.StreamServerInterceptor(twice)))
+	ts := &testServer{}
+	addr := startServer(t, ts, grpc.StreamInterceptor(grpcx.StreamServerInterceptor(twice)))
 	s, err := dial(t, addr).StreamingOutputCall(testCtx(t), outputRequest(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	n, err := recvAll(s)
-	if n != 1 || status.Code(err) != codes.Unknown {
-		t.Errorf("received %d messages, %v, want 1 and the rerun error", n, err)
+	if n != 1 || err != nil || ts.calls.Load() != 1 {
+		t.Errorf("received %d messages, %v, handler ran %d times; want 1, nil, once", n, err, ts.calls.Load())
+	}
+}
+
+// TestServerUnaryRunsOnce checks that a retry in a server policy does not
+// run a unary handler again, and that the call gets the handler's answer.
+func TestServerUnaryRunsOnce(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name     string
+		give     callguard.Policy
+		giveErr  error
+		wantCode codes.Code
+		wantMsg  string
+	}{
+		{"retry, plain error", retries(3, nil), boom, codes.Unknown, "boom"},
+		{"retry, unavailable", retries(3, nil), status.Error(codes.Unavailable, "busy"), codes.Unavailable, "busy"},
+		{"twice, success", twice, nil, codes.OK, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := &testServer{unary: func(context.Context, int64, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+				if tt.giveErr != nil {
+					return nil, tt.giveErr
+				}
+				return &testpb.SimpleResponse{}, nil
+			}}
+			addr := startServer(t, ts, grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(tt.give)))
+			_, err := dial(t, addr).UnaryCall(testCtx(t), &testpb.SimpleRequest{})
+			if st, _ := status.FromError(err); st.Code() != tt.wantCode || st.Message() != tt.wantMsg || ts.calls.Load() != 1 {
+				t.Errorf("UnaryCall = %v, handler ran %d times; want %v %q, once", err, ts.calls.Load(), tt.wantCode, tt.wantMsg)
+			}
+		})
 	}
 }
