@@ -125,11 +125,11 @@ func TestServerLimiterOutcome(t *testing.T) {
 		wantMessage  string // "" to skip
 	}{
 		{"exhausted, open breaker", &retry.ExhaustedError{Attempts: 3, Reason: retry.StopMaxAttempts, Err: breaker.ErrOpen},
-			loadshed.Dropped, codes.Unavailable, "-1", ""},
+			loadshed.Ignored, codes.Unavailable, "-1", ""},
 		{"exhausted, unavailable", &retry.ExhaustedError{Attempts: 3, Reason: retry.StopMaxAttempts, Err: status.Error(codes.Unavailable, "x")},
-			loadshed.Dropped, codes.Unavailable, "-1", ""},
-		{"own unavailable", status.Error(codes.Unavailable, "db down"), loadshed.Dropped, codes.Unavailable, "", "db down"},
-		{"own resource exhausted", status.Error(codes.ResourceExhausted, "quota"), loadshed.Dropped, codes.ResourceExhausted, "", "quota"},
+			loadshed.Ignored, codes.Unavailable, "-1", ""},
+		{"own unavailable", status.Error(codes.Unavailable, "db down"), loadshed.Ignored, codes.Unavailable, "", "db down"},
+		{"own resource exhausted", status.Error(codes.ResourceExhausted, "quota"), loadshed.Ignored, codes.ResourceExhausted, "", "quota"},
 		{"own deadline", status.Error(codes.DeadlineExceeded, "slow"), loadshed.Dropped, codes.DeadlineExceeded, "", "slow"},
 		{"not found", status.Error(codes.NotFound, "none"), loadshed.Success, codes.NotFound, "", "none"},
 		{"internal", status.Error(codes.Internal, "bug"), loadshed.Success, codes.Internal, "", "bug"},

@@ -116,14 +116,14 @@ func TestErrorDownstreamExhausted(t *testing.T) {
 		wantPushback string
 		wantOutcome  loadshed.Outcome
 	}{
-		{"exhausted 500", exhausted(httpx.ResponseError(resp(500))), 503, "-1", loadshed.Dropped},
-		{"exhausted 503", exhausted(httpx.ResponseError(resp(503))), 503, "-1", loadshed.Dropped},
-		{"exhausted timeout", exhausted(timeout.ErrTimeout), 503, "-1", loadshed.Dropped},
-		{"exhausted with delay", exhausted(callguard.Overloaded(time.Second, nil)), 503, "-1", loadshed.Dropped},
+		{"exhausted 500", exhausted(httpx.ResponseError(resp(500))), 503, "-1", loadshed.Ignored},
+		{"exhausted 503", exhausted(httpx.ResponseError(resp(503))), 503, "-1", loadshed.Ignored},
+		{"exhausted timeout", exhausted(timeout.ErrTimeout), 503, "-1", loadshed.Ignored}, // a dependency's,
+		{"exhausted with delay", exhausted(callguard.Overloaded(time.Second, nil)), 503, "-1", loadshed.Ignored},
 		{"exhausted loop", exhausted(httpx.ResponseError(resp(508, "Callguard-Error", "loop"))), 508, "", loadshed.Success},
-		{"503 response", httpx.ResponseError(resp(503)), 503, "-1", loadshed.Dropped},
-		{"429 response", httpx.ResponseError(resp(429)), 503, "-1", loadshed.Dropped},
-		{"503 response with delay", httpx.ResponseError(resp(503, "Retry-After", "5")), 503, "-1", loadshed.Dropped},
+		{"503 response", httpx.ResponseError(resp(503)), 503, "-1", loadshed.Ignored},
+		{"429 response", httpx.ResponseError(resp(429)), 503, "-1", loadshed.Ignored},
+		{"503 response with delay", httpx.ResponseError(resp(503, "Retry-After", "5")), 503, "-1", loadshed.Ignored},
 		{"504 response", httpx.ResponseError(resp(504)), 504, "", loadshed.Dropped},
 		{"500 response", httpx.ResponseError(resp(500)), 500, "", loadshed.Success},
 	}
@@ -161,12 +161,12 @@ func TestHandlerLimiterOutcome(t *testing.T) {
 		{"200", okHandler, loadshed.Success},
 		{"404", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }, loadshed.Success},
 		{"500 written", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) }, loadshed.Success},
-		{"503 written", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }, loadshed.Dropped},
+		{"503 written", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }, loadshed.Ignored},
 		{"504 written", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(504) }, loadshed.Dropped},
-		{"Error(ErrOpen)", func(w http.ResponseWriter, _ *http.Request) { httpx.Error(w, breaker.ErrOpen) }, loadshed.Dropped},
-		{"Error(503 response)", func(w http.ResponseWriter, _ *http.Request) { httpx.Error(w, httpx.ResponseError(down)) }, loadshed.Dropped},
+		{"Error(ErrOpen)", func(w http.ResponseWriter, _ *http.Request) { httpx.Error(w, breaker.ErrOpen) }, loadshed.Ignored},
+		{"Error(503 response)", func(w http.ResponseWriter, _ *http.Request) { httpx.Error(w, httpx.ResponseError(down)) }, loadshed.Ignored},
 		{"Error(timeout)", func(w http.ResponseWriter, _ *http.Request) { httpx.Error(w, timeout.ErrTimeout) }, loadshed.Dropped},
-		{"Error(canceled)", func(w http.ResponseWriter, _ *http.Request) { httpx.Error(w, context.Canceled) }, loadshed.Ignored},
+		{"Error(canceled)", func(w http.ResponseWriter, _ *http.Request) { httpx.Error(w, context.Canceled) }, loadshed.Canceled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -230,9 +230,9 @@ const (
 
 // OutcomeOf classifies the error of a finished request: nil is [Success];
 // an error matching [context.Canceled] is [Canceled]; one matching
-// [context.DeadlineExceeded] is [Dropped]; one matching
-// [callguard.ErrOverloaded] is [Ignored]; any other error is [Success],
-// since the service did answer, in its time.
+// [callguard.ErrOverloaded] is [Ignored], even if it wraps a timeout; one
+// matching [context.DeadlineExceeded] is [Dropped]; any other error is
+// [Success], since the service did answer, in its time.
 //
 // An overloaded error that reaches the limiter comes from below it: a
 // dependency's refusal that the handler passed on, or an open breaker or
@@ -247,10 +247,10 @@ func OutcomeOf(err error) Outcome {
 		return Success
 	case errors.Is(err, context.Canceled):
 		return Canceled
+	case errors.Is(err, callguard.ErrOverloaded):
+		return Ignored // before the deadline: a dependency's timeout, relayed
 	case errors.Is(err, context.DeadlineExceeded):
 		return Dropped
-	case errors.Is(err, callguard.ErrOverloaded):
-		return Ignored
 	}
 	return Success
 }

@@ -167,6 +167,7 @@ func TestOutcomeOf(t *testing.T) {
 		{fmt.Errorf("call: %w", context.DeadlineExceeded), Dropped},
 		{callguard.Overloaded(0, nil), Ignored}, // a dependency's load, not ours
 		{ErrShed, Ignored},
+		{callguard.Overloaded(0, context.DeadlineExceeded), Ignored}, // a dependency's timeout, relayed
 	}
 	for _, tt := range tests {
 		if got := OutcomeOf(tt.give); got != tt.want {
