@@ -61,7 +61,9 @@
 // grpc-timeout; servers shorten them with [WithDeadlineMargin] and
 // [WithMaxDeadline] and refuse calls that cannot finish in time with
 // [WithMinServiceTime]. [Edge] servers ignore their callers' hops and path.
-// The request id is for logs; trace context is OpenTelemetry's, which
+// A server echoes the request id in the response header x-request-id, as
+// httpx does; a call that carries several reads the first. The request id
+// is for logs; trace context is OpenTelemetry's, which
 // works beside these interceptors unchanged.
 //
 // # Streams

@@ -45,8 +45,9 @@ import (
 //
 // Before the policy runs, the interceptor puts the call's hop budget and
 // path (metadata callguard-hops and callguard-path, see [ttl.Inbound]) and
-// its request id (x-request-id: 1 to 128 visible ASCII characters, or one
-// made with [WithRequestIDs]) in the context, so that a [ttl.TTL] first in
+// its request id (the first x-request-id: 1 to 128 visible ASCII
+// characters, or one made with [WithRequestIDs]; echoed in the response
+// header, refusals included) in the context, so that a [ttl.TTL] first in
 // p checks the call for a loop and the handler's outgoing calls, made with
 // its context through this package's client interceptors, carry them on.
 // It applies [WithDeadlineMargin] and [WithMaxDeadline] to gRPC's deadline,
@@ -129,6 +130,9 @@ func (s *server) admit(ctx context.Context, method string) (_ context.Context, e
 // no longer write once the call has returned.
 func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	ctx, cancel, err := s.inbound(ctx)
+	if id := callguard.RequestIDFromContext(ctx); id != "" {
+		_ = grpc.SetHeader(ctx, idHeader(id)) // fails only when the stream is gone
+	}
 	if err != nil {
 		s.reject(ctx, info.FullMethod, err)
 		return nil, failure(ctx, err, grpc.SetTrailer)
@@ -236,6 +240,9 @@ var errRerun = callguard.Permanent(errors.New("grpcx: a server handler runs at m
 
 func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	ctx, cancel, err := s.inbound(ss.Context())
+	if id := callguard.RequestIDFromContext(ctx); id != "" {
+		_ = ss.SetHeader(idHeader(id))
+	}
 	if err != nil {
 		s.reject(ctx, info.FullMethod, err)
 		return failure(ss.Context(), err, streamTrailer(ss))

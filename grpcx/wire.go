@@ -21,7 +21,8 @@ const requestIDKey = "x-request-id"
 // callguard-priority when ctx has a priority other than the default, and
 // x-request-id when ctx has one. It returns [ttl.ErrExhausted], and sends
 // nothing, when the request has no hops left. The values go after any the
-// caller set; servers read the last one.
+// caller set; servers read the last hops, path and priority, and the first
+// x-request-id, so an id that the caller set in the metadata wins.
 func outgoing(ctx context.Context) (context.Context, error) {
 	hops, path, err := ttl.Outbound(ctx)
 	if err != nil {
@@ -51,6 +52,18 @@ func incoming(ctx context.Context, key string) string {
 	return ""
 }
 
+// incomingFirst returns the first value of key in the incoming metadata of
+// ctx, or "", as httpx reads the first X-Request-Id.
+func incomingFirst(ctx context.Context, key string) string {
+	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// idHeader returns the response header that echoes request id id.
+func idHeader(id string) metadata.MD { return metadata.MD{requestIDKey: {id}} }
+
 // inbound returns the context a server policy runs with: the hop budget,
 // path and priority of the call (unless edge), its request id, and its deadline after
 // the margin and the maximum. cancel, when not nil, must be called when the
@@ -70,7 +83,7 @@ func (s *server) inbound(ctx context.Context) (_ context.Context, cancel context
 			ctx = loadshed.NewContext(ctx, p)
 		}
 	}
-	if id := incoming(ctx, requestIDKey); callguard.ValidRequestID(id) {
+	if id := incomingFirst(ctx, requestIDKey); callguard.ValidRequestID(id) {
 		ctx = callguard.ContextWithRequestID(ctx, id)
 	} else if s.requestIDs {
 		ctx = callguard.ContextWithRequestID(ctx, callguard.NewRequestID())
