@@ -36,12 +36,17 @@ const (
 //     request was never sent (a dial error: a *net.OpError with Op "dial")
 //     or is idempotent (see below); otherwise it is wrapped in
 //     [callguard.NoRetry]: the server may have acted on it.
-//   - 429 and 503 are failures. With a pushback they are
-//     [callguard.Overloaded]: Callguard-Pushback (milliseconds, read by
+//   - 429 and 503 with a pushback, and 429 without one, are the server's
+//     refusals for load: [callguard.Overloaded], which a breaker does not
+//     count and a throttle does. Callguard-Pushback (milliseconds, read by
 //     [callguard.ParsePushback]; negative or malformed means "don't retry",
 //     Overloaded with delay 0) takes precedence over Retry-After (read by
-//     [ParseRetryAfter]). A delay is capped at [callguard.MaxPushback]; a
-//     zero delay makes an ordinary retryable failure.
+//     [ParseRetryAfter]). A delay is capped at [callguard.MaxPushback]. A
+//     429 without a delay is not retried: another attempt soon after would
+//     only add to the load that was refused (gRPC does not retry
+//     ResourceExhausted either unless told to). A 503 without a pushback,
+//     or with a zero delay, is an ordinary retryable failure: a proxy's
+//     503 for a dead upstream is breakage, not load.
 //   - 502 and 504 are retryable failures, but a 504 with a "don't retry"
 //     Callguard-Pushback is the server's refusal for want of time (its
 //     [WithMinServiceTime], or [loadshed.ErrDeadline]): it is
@@ -109,6 +114,9 @@ func classifyWith(req *http.Request, resp *http.Response, err error, maxPushback
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
 		if d, ok := pushback(resp.Header, maxPushback); ok {
 			return callguard.Overloaded(d, se)
+		}
+		if code == http.StatusTooManyRequests {
+			return callguard.Overloaded(0, se)
 		}
 		return se
 	case code == http.StatusGatewayTimeout:

@@ -101,6 +101,7 @@ func TestClassify(t *testing.T) {
 		{"503", post, resp(503), nil, retryable, 0},
 		{"503 Retry-After", post, resp(503, "Retry-After", "3"), nil, overloaded, 3 * time.Second},
 		{"429 pushback", post, resp(429, "Callguard-Pushback", "250"), nil, overloaded, 250 * time.Millisecond},
+		{"429", get, resp(429), nil, dontRetry, 0},
 		{"503 pushback -1", post, resp(503, "Callguard-Pushback", "-1"), nil, dontRetry, 0},
 		{"503 pushback 0", post, resp(503, "Callguard-Pushback", "0"), nil, retryable, 0},
 		{"503 pushback capped", post, resp(503, "Callguard-Pushback", "99999999999"), nil, overloaded, callguard.MaxPushback},

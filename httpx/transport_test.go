@@ -155,7 +155,7 @@ func TestTransportClassification(t *testing.T) {
 		{"POST 502", http.MethodPost, "", 502, 3},
 		{"POST 503", http.MethodPost, "", 503, 3},
 		{"POST 504", http.MethodPost, "", 504, 3},
-		{"POST 429", http.MethodPost, "", 429, 3},
+		{"POST 429", http.MethodPost, "", 429, 1}, // load without a delay: not retried
 		{"GET 404", http.MethodGet, "", 404, 1},
 		{"GET 400", http.MethodGet, "", 400, 1},
 		{"GET 200", http.MethodGet, "", 200, 1},
