@@ -31,12 +31,30 @@ import (
 // sent; the error is permanent, never retried, and the caller gets an
 // [*Error] with FailedPrecondition.
 //
-// p is wrapped once, here. Install the interceptor with
-// grpc.WithUnaryInterceptor or grpc.WithChainUnaryInterceptor; switch off
-// gRPC's own retries with grpc.WithDisableRetry when p retries (see the
-// package documentation). It panics if p is nil.
+// p is wrapped once, here. [DialOptions] installs it with the stream
+// interceptor and switches off gRPC's own retries, which would multiply
+// p's attempts (see the package documentation). It panics if p is nil.
 func UnaryClientInterceptor(p callguard.Policy, opts ...Option) grpc.UnaryClientInterceptor {
 	return newClient(p, opts).unary
+}
+
+// DialOptions returns the dial options that put p in a client connection:
+// [UnaryClientInterceptor] and [StreamClientInterceptor], sharing one
+// wrapping of p, chained after any interceptors given before them, and
+// grpc.WithDisableRetry, so that gRPC's own retries (a service config's
+// retryPolicy) do not multiply the policy's attempts. gRPC's transparent
+// retries stay on. It panics if p is nil.
+//
+//	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{
+//		grpc.WithTransportCredentials(creds),
+//	}, grpcx.DialOptions(p)...)...)
+func DialOptions(p callguard.Policy, opts ...Option) []grpc.DialOption {
+	c := newClient(p, opts)
+	return []grpc.DialOption{
+		grpc.WithChainUnaryInterceptor(c.unary),
+		grpc.WithChainStreamInterceptor(c.stream),
+		grpc.WithDisableRetry(),
+	}
 }
 
 // client is the state shared by the calls of one client interceptor: its

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -448,6 +449,48 @@ func TestPropagation(t *testing.T) {
 			checkMapped(t, "A → B", err, trailer, tt.wantCode, tt.wantPushback, tt.wantRefusal)
 			if nb, nc := b.calls.Load(), c.calls.Load(); nb != 1 || nc != 1 {
 				t.Errorf("calls at B, C = %d, %d, want 1, 1", nb, nc)
+			}
+		})
+	}
+}
+
+// retryServiceConfig turns on gRPC's own retries: 3 attempts of every call
+// that fails with Unavailable.
+const retryServiceConfig = `{"methodConfig": [{
+	"name": [{"service": "grpc.testing.TestService"}],
+	"retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.001s", "maxBackoff": "0.001s",
+		"backoffMultiplier": 1, "retryableStatusCodes": ["UNAVAILABLE"]}
+}]}`
+
+// TestDialOptionsDisablesGRPCRetry checks that DialOptions switches off the
+// retries of a service config given before it: 3 policy attempts reach the
+// server 3 times, where the interceptors alone reach it 9 times.
+func TestDialOptionsDisablesGRPCRetry(t *testing.T) {
+	tests := []struct {
+		name      string
+		give      func(callguard.Policy) []grpc.DialOption
+		wantCalls int64
+	}{
+		{"DialOptions", func(p callguard.Policy) []grpc.DialOption { return grpcx.DialOptions(p) }, 3},
+		{"interceptors alone", func(p callguard.Policy) []grpc.DialOption { return withPolicy(p) }, 9},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := &testServer{unary: func(context.Context, int64, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+				return nil, status.Error(codes.Unavailable, "down")
+			}}
+			opts := append([]grpc.DialOption{
+				grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithDefaultServiceConfig(retryServiceConfig),
+			}, tt.give(retries(3, nil))...)
+			conn, err := grpc.NewClient(startServer(t, ts), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_, err = testpb.NewTestServiceClient(conn).UnaryCall(testCtx(t), &testpb.SimpleRequest{})
+			if status.Code(err) != codes.Unavailable || ts.calls.Load() != tt.wantCalls {
+				t.Errorf("UnaryCall = %v after %d calls, want Unavailable after %d", err, ts.calls.Load(), tt.wantCalls)
 			}
 		})
 	}

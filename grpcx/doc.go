@@ -3,12 +3,9 @@
 // google.golang.org/grpc.
 //
 //	out := callguard.Chain(retry.New(), breaker.New(), bulkhead.New(64), timeout.New(300*time.Millisecond))
-//	conn, err := grpc.NewClient(addr,
+//	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{
 //		grpc.WithTransportCredentials(creds),
-//		grpc.WithDisableRetry(), // out retries; see below
-//		grpc.WithChainUnaryInterceptor(grpcx.UnaryClientInterceptor(out)),
-//		grpc.WithChainStreamInterceptor(grpcx.StreamClientInterceptor(out)),
-//	)
+//	}, grpcx.DialOptions(out)...)...) // both interceptors, and gRPC's own retries off
 //
 //	in := callguard.Chain(bulkhead.New(256), timeout.New(2*time.Second))
 //	srv := grpc.NewServer(
@@ -101,9 +98,11 @@
 // grpc-go can retry by itself, when the service config has a retryPolicy.
 // Those retries happen inside each attempt of the callguard policy: with
 // both, 3 callguard attempts of 3 gRPC attempts each make 9 calls, and
-// neither retry budget sees the other's retries. When the policy retries,
-// switch gRPC's retries off with grpc.WithDisableRetry() on the client.
-// This leaves gRPC's transparent retries, of calls that never left the
+// neither retry budget sees the other's retries. [DialOptions] switches
+// gRPC's retries off with grpc.WithDisableRetry(), wherever it stands among
+// the dial options: a retryPolicy in a default or resolved service config
+// is then ignored. Installing the interceptors by hand, add
+// grpc.WithDisableRetry() when the policy retries. This leaves gRPC's transparent retries, of calls that never left the
 // client or that the server did not process (a refused stream, a GOAWAY),
 // which are safe and cost the server nothing. With gRPC's retries on, the
 // trailer the interceptor reads, and so the pushback, is the last gRPC

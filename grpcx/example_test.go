@@ -63,11 +63,11 @@ func Example() {
 		breaker.New(),
 		bulkhead.New(64),
 	)
-	conn, err := grpc.NewClient(addr,
+	// DialOptions installs both interceptors and switches gRPC's own
+	// retries off: the policy retries.
+	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDisableRetry(), // the policy retries
-		grpc.WithUnaryInterceptor(grpcx.UnaryClientInterceptor(out)),
-	)
+	}, grpcx.DialOptions(out)...)...)
 	if err != nil {
 		panic(err)
 	}
