@@ -63,6 +63,18 @@
 // is for logs; trace context is OpenTelemetry's, which
 // works beside these interceptors unchanged.
 //
+// # Priorities
+//
+// A client sets the priority of a call, for the [loadshed.Limiter] of the
+// server, in the call's context: loadshed.NewContext(ctx, loadshed.Critical).
+// The client interceptors send it as callguard-priority when it is not the
+// default, and a server puts it in its handler's context, so that the
+// handler's own calls carry it on. A server can assign priorities per method
+// instead ([WithPriority]). An [Edge] server ignores its callers' priority
+// and takes callguard-priority, -hops and -path out of the incoming metadata
+// its handler sees, so that a handler that copies that metadata to an
+// outgoing call does not pass a client's claim on.
+//
 // # Streams
 //
 // [StreamClientInterceptor] covers the opening of a stream: gRPC opens a

@@ -102,8 +102,11 @@ func WithMinServiceTime(d time.Duration) Option {
 // callguard-path metadata (hops start at the server's default budget, and a
 // path cannot name this service to fake a loop or hide one), and callers'
 // priority, so that a client cannot bypass the hop limit or raise its
-// priority. The deadline is limited by [WithMaxDeadline], which an edge
-// server should set. An inbound x-request-id is kept: it only labels logs.
+// priority. The handler's incoming metadata lacks callguard-hops,
+// callguard-path and callguard-priority, so that a handler that copies it
+// to an outgoing call does not pass a client's claim on. The deadline is
+// limited by [WithMaxDeadline], which an edge server should set. An
+// inbound x-request-id is kept: it only labels logs.
 // The default is off: callers are trusted services. Client interceptors
 // ignore it.
 func Edge() Option {

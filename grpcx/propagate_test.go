@@ -494,3 +494,69 @@ func TestTooLateNotRetried(t *testing.T) {
 		t.Errorf("arrivals front %d, back %d, retries %d, back handler runs %d; want 1, 1, 0, 0", f, b, r, tsBack.calls.Load())
 	}
 }
+
+// TestEdgeCopiedMetadata checks that a handler at an Edge server that
+// copies its incoming metadata to an outgoing call does not pass the
+// client's hops, path and priority on to a server that trusts its callers.
+func TestEdgeCopiedMetadata(t *testing.T) {
+	var md atomic.Value // the downstream handler's incoming metadata
+	s := new(seen)
+	tsDB := &testServer{unary: func(ctx context.Context, _ int64, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+		s.record(ctx)
+		in, _ := metadata.FromIncomingContext(ctx)
+		md.Store(in)
+		return &testpb.SimpleResponse{}, nil
+	}}
+	db := dial(t, startServer(t, tsDB, grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(ttl.New(ttl.WithService("db"))))),
+		withPolicy(callguard.Chain())...)
+	copyOn := func(ctx context.Context) error {
+		in, _ := metadata.FromIncomingContext(ctx)
+		_, err := db.UnaryCall(metadata.NewOutgoingContext(ctx, in), &testpb.SimpleRequest{})
+		return err
+	}
+	ts := &testServer{
+		unary: func(ctx context.Context, _ int64, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+			return &testpb.SimpleResponse{}, copyOn(ctx)
+		},
+		output: func(_ int64, _ *testpb.StreamingOutputCallRequest, ss testpb.TestService_StreamingOutputCallServer) error {
+			return copyOn(ss.Context())
+		},
+	}
+	opts := []grpcx.Option{grpcx.Edge(), grpcx.WithMaxDeadline(time.Second)}
+	edge := dial(t, startServer(t, ts,
+		grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(ttl.New(ttl.WithService("edge")), opts...)),
+		grpc.StreamInterceptor(grpcx.StreamServerInterceptor(ttl.New(ttl.WithService("edge")), opts...))))
+	calls := map[string]func(ctx context.Context) error{
+		"unary": func(ctx context.Context) error {
+			_, err := edge.UnaryCall(ctx, &testpb.SimpleRequest{})
+			return err
+		},
+		"stream": func(ctx context.Context) error {
+			st, err := edge.StreamingOutputCall(ctx, outputRequest())
+			if err != nil {
+				return err
+			}
+			_, err = recvAll(st)
+			return err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			ctx := metadata.AppendToOutgoingContext(testCtx(t), "x-custom", "kept",
+				ttl.HopsMetadata, "255", ttl.PathMetadata, "spoof", loadshed.PriorityMetadata, "critical")
+			if err := call(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, in := s.get(), md.Load().(metadata.MD)
+			if got.prio != loadshed.Default || got.hops != ttl.DefaultHops-1 || !slices.Equal(got.path, []string{"edge"}) {
+				t.Errorf("downstream priority, hops, path = %v, %d, %q, want default, %d, [edge]", got.prio, got.hops, got.path, ttl.DefaultHops-1)
+			}
+			if v := in.Get(loadshed.PriorityMetadata); v != nil {
+				t.Errorf("downstream %s = %q, want none", loadshed.PriorityMetadata, v)
+			}
+			if v := in.Get("x-custom"); !slices.Equal(v, []string{"kept"}) {
+				t.Errorf("downstream x-custom = %q, want [kept]: other metadata is the handler's to copy", v)
+			}
+		})
+	}
+}

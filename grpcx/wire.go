@@ -61,6 +61,27 @@ func incomingFirst(ctx context.Context, key string) string {
 	return ""
 }
 
+// edgeKeys are the metadata keys of the callers' claims that an [Edge]
+// server ignores.
+var edgeKeys = [...]string{ttl.HopsMetadata, ttl.PathMetadata, loadshed.PriorityMetadata}
+
+// untrusted returns ctx with the edgeKeys taken out of its incoming
+// metadata, so that a handler that copies the metadata to an outgoing call
+// does not pass an untrusted client's claim on to a server that trusts its
+// callers. It copies the metadata only when one of them is there.
+func untrusted(ctx context.Context) context.Context {
+	for _, k := range edgeKeys {
+		if metadata.ValueFromIncomingContext(ctx, k) != nil {
+			md, _ := metadata.FromIncomingContext(ctx) // a copy, keys in lower case
+			for _, k := range edgeKeys {
+				delete(md, k)
+			}
+			return metadata.NewIncomingContext(ctx, md)
+		}
+	}
+	return ctx
+}
+
 // idHeader returns the response header that echoes request id id.
 func idHeader(id string) metadata.MD { return metadata.MD{requestIDKey: {id}} }
 
@@ -82,6 +103,8 @@ func (s *server) inbound(ctx context.Context) (_ context.Context, cancel context
 		if p, ok := loadshed.ParsePriority(incoming(ctx, loadshed.PriorityMetadata)); ok && p != loadshed.Default {
 			ctx = loadshed.NewContext(ctx, p)
 		}
+	} else {
+		ctx = untrusted(ctx)
 	}
 	if id := incomingFirst(ctx, requestIDKey); callguard.ValidRequestID(id) {
 		ctx = callguard.ContextWithRequestID(ctx, id)
