@@ -90,8 +90,8 @@ func BenchmarkThrottle(b *testing.B) {
 	b.ReportAllocs()
 	th := NewThrottle()
 	for b.Loop() {
-		if th.Allow() {
-			th.Accept()
+		if th.Allow(Default) {
+			th.Accept(Default)
 		}
 	}
 }
@@ -101,8 +101,8 @@ func BenchmarkThrottleParallel(b *testing.B) {
 	th := NewThrottle()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if th.Allow() {
-				th.Accept()
+			if th.Allow(Default) {
+				th.Accept(Default)
 			}
 		}
 	})
@@ -121,5 +121,16 @@ func BenchmarkKeyedRateLimitDo(b *testing.B) {
 	kl := NewKeyedRateLimit(rate.Limit(1e12), 1<<30, func(context.Context) string { return "client-1" })
 	for b.Loop() {
 		_ = kl.Do(bg, ok)
+	}
+}
+
+// BenchmarkThrottleDo is the throttle as a policy: the priority from the
+// context, the decision and the record of the outcome.
+func BenchmarkThrottleDo(b *testing.B) {
+	b.ReportAllocs()
+	th := NewThrottle()
+	ctx := NewContext(context.Background(), Critical)
+	for b.Loop() {
+		_ = th.Do(ctx, ok)
 	}
 }

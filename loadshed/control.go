@@ -11,7 +11,9 @@ import (
 // latency and drops it measures: [Gradient] (the default), [Gradient2] or
 // [AIMD]. Set it with [WithAlgorithm].
 type Algorithm interface {
-	controller() controller
+	// controller returns a new controller; seed seeds its random
+	// numbers, if it draws any.
+	controller(seed uint64) controller
 }
 
 // Gradient2 is an algorithm after Netflix concurrency-limits'
@@ -109,7 +111,7 @@ type gradient2 struct {
 	long ewma
 }
 
-func (g Gradient2) controller() controller {
+func (g Gradient2) controller(uint64) controller {
 	g.Smoothing = orDefault(g.Smoothing, 0.2)
 	g.Tolerance = orDefault(g.Tolerance, 1.5)
 	g.QueueSize = orDefault(g.QueueSize, 4)
@@ -157,7 +159,7 @@ type aimd struct {
 	long ewma
 }
 
-func (a AIMD) controller() controller {
+func (a AIMD) controller(uint64) controller {
 	a.Backoff = orDefault(a.Backoff, 0.9)
 	a.Timeout = time.Duration(orDefault(float64(a.Timeout), float64(5*time.Second)))
 	switch {
@@ -238,7 +240,7 @@ type Gradient struct {
 	Backoff        float64       // factor after a window with drops, in [0.5, 1); default 0.9
 }
 
-func (g Gradient) controller() controller {
+func (g Gradient) controller(seed uint64) controller {
 	g.Buffer = orDefault(g.Buffer, 0.25)
 	g.MinRTTInterval = time.Duration(orDefault(float64(g.MinRTTInterval), float64(30*time.Second)))
 	g.Backoff = orDefault(g.Backoff, 0.9)
@@ -250,7 +252,7 @@ func (g Gradient) controller() controller {
 	case !(g.Backoff >= 0.5 && g.Backoff < 1):
 		panic(fmt.Sprintf("loadshed: Gradient backoff must be in [0.5, 1), got %v", g.Backoff))
 	}
-	return &gradient{Gradient: g, avg: ewma{n: 100}}
+	return &gradient{Gradient: g, avg: ewma{n: 100}, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
 }
 
 // The phases of a gradient controller.
@@ -267,6 +269,7 @@ type gradient struct {
 	phase     int
 	saved     float64 // the limit before the probe
 	nextProbe int64   // ns since the limiter's epoch
+	rng       *rand.Rand
 }
 
 func (g *gradient) update(est float64, w window) float64 {
@@ -277,7 +280,7 @@ func (g *gradient) update(est float64, w window) float64 {
 		return 0 // clamped to the floor
 	case phaseProbe:
 		g.minRTT, g.phase = w.rtt, phaseNormal
-		g.nextProbe = w.at + int64(float64(g.MinRTTInterval)*(0.85+0.3*rand.Float64()))
+		g.nextProbe = w.at + int64(float64(g.MinRTTInterval)*(0.85+0.3*g.rng.Float64()))
 		return g.saved
 	}
 	if w.at >= g.nextProbe {

@@ -97,14 +97,14 @@ func ExampleThrottle() {
 	th := loadshed.NewThrottle() // one per backend
 	// The backend accepted half of 100 requests: with K = 2, no throttling.
 	for i := range 100 {
-		if th.Allow() && i%2 == 0 {
-			th.Accept()
+		if th.Allow(loadshed.Default) && i%2 == 0 {
+			th.Accept(loadshed.Default)
 		}
 	}
-	fmt.Printf("%.3f\n", th.Probability())
+	fmt.Printf("%.3f\n", th.Probability(loadshed.Default))
 	// One more rejection: requests − 2·accepts = 1, so 1 in 102 is rejected.
-	th.Allow()
-	fmt.Printf("%.3f\n", th.Probability())
+	th.Allow(loadshed.Default)
+	fmt.Printf("%.3f\n", th.Probability(loadshed.Default))
 	// Output:
 	// 0.000
 	// 0.010

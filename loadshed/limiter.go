@@ -89,7 +89,9 @@ func New(opts ...Option) *Limiter {
 	}
 	switch {
 	case !o.fixed:
-		l.ctrl = o.algo.controller()
+		// The time the limiter starts seeds the probes' jitter, so that
+		// copies of a service probe apart, and a fake clock repeats.
+		l.ctrl = o.algo.controller(uint64(l.epoch.UnixNano()))
 	case o.learned:
 		l.ctrl = &fixed{ewma{n: 100}}
 	}

@@ -40,6 +40,14 @@ const (
 // backend sheds nothing it never receives. When the backend heals, the
 // probes are accepted and the rejection probability falls back to zero.
 //
+// The Throttle keeps these counts for each [Priority] apart, as the book's
+// clients do for each criticality, and takes a call's priority from its
+// context ([FromContext]). A backend whose limiter refuses sheddable calls
+// and serves critical ones throttles the sheddable calls alone: counted
+// together, at twice a server's capacity with half the calls critical,
+// the throttle refused critical and sheddable calls alike, and only 86–88%
+// of the critical calls succeeded where the server would have served 97%.
+//
 // Use one Throttle per backend (per target service, or per address when a
 // client balances over independent servers): the counts describe one
 // backend. Requests count every attempt made through the Throttle, those
@@ -59,11 +67,14 @@ type Throttle struct {
 	epoch  time.Time
 	rand   func() float64
 
-	mu                sync.Mutex
-	buckets           [throttleBuckets]struct{ requests, accepts int64 }
-	cur               int64 // number of the newest bucket since epoch
-	requests, accepts int64 // totals over the buckets
+	mu      sync.Mutex
+	buckets [throttleBuckets][3]tally // by Priority.index
+	cur     int64                     // number of the newest bucket since epoch
+	totals  [3]tally                  // over the buckets, by Priority.index
 }
+
+// A tally counts the requests and accepts of one priority.
+type tally struct{ requests, accepts int64 }
 
 var _ callguard.Policy = (*Throttle)(nil)
 
@@ -129,46 +140,59 @@ func (t *Throttle) since() time.Duration {
 	return t.clock.Now().Sub(t.epoch)
 }
 
-// Allow counts a request and reports whether to send it; false means
-// reject it locally. A request that is sent should be followed by
-// [Throttle.Accept] if the backend accepted it.
-func (t *Throttle) Allow() bool {
+// Allow counts a request of priority p and reports whether to send it;
+// false means reject it locally. A request that is sent should be followed
+// by [Throttle.Accept] with the same priority if the backend accepted it.
+// An invalid priority counts as [Default].
+func (t *Throttle) Allow(p Priority) bool {
+	i := index(p)
 	now := t.since()
 	t.mu.Lock()
 	b := t.advance(now)
-	p := t.probability()
-	t.requests++
-	b.requests++
+	prob := t.totals[i].probability(t.k)
+	t.totals[i].requests++
+	b[i].requests++
 	t.mu.Unlock()
-	return p <= 0 || t.rand() >= p
+	return prob <= 0 || t.rand() >= prob
 }
 
-// Accept records that the backend accepted a request. It counts in the
-// bucket of the latest [Throttle.Allow], without reading the clock.
-func (t *Throttle) Accept() {
+// Accept records that the backend accepted a request of priority p. It
+// counts in the bucket of the latest [Throttle.Allow], without reading the
+// clock.
+func (t *Throttle) Accept(p Priority) {
+	i := index(p)
 	t.mu.Lock()
-	t.accepts++
-	t.buckets[t.cur%throttleBuckets].accepts++
+	t.totals[i].accepts++
+	t.buckets[t.cur%throttleBuckets][i].accepts++
 	t.mu.Unlock()
 }
 
 // Probability returns the probability with which [Throttle.Allow] now
-// rejects a request.
-func (t *Throttle) Probability() float64 {
+// rejects a request of priority p.
+func (t *Throttle) Probability(p Priority) float64 {
 	now := t.since()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.advance(now)
-	return max(0, t.probability())
+	return max(0, t.totals[index(p)].probability(t.k))
 }
 
-// Counts returns the requests and accepts in the window.
-func (t *Throttle) Counts() (requests, accepts int64) {
+// Counts returns the requests and accepts of priority p in the window.
+func (t *Throttle) Counts(p Priority) (requests, accepts int64) {
 	now := t.since()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.advance(now)
-	return t.requests, t.accepts
+	c := t.totals[index(p)]
+	return c.requests, c.accepts
+}
+
+// index returns p's index, [Default]'s for an invalid p.
+func index(p Priority) int {
+	if !p.valid() {
+		return Default.index()
+	}
+	return p.index()
 }
 
 // Do runs fn unless the Throttle rejects it locally, in which case it
@@ -190,30 +214,35 @@ func (t *Throttle) run(ctx context.Context, call func(context.Context) error, ne
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !t.Allow() {
+	p := FromContext(ctx)
+	if !t.Allow(p) {
 		return ErrThrottled
 	}
 	err := next(ctx, call)
 	if !errors.Is(err, callguard.ErrOverloaded) {
-		t.Accept()
+		t.Accept(p)
 	}
 	return err
 }
 
-func (t *Throttle) probability() float64 {
-	return (float64(t.requests) - t.k*float64(t.accepts)) / float64(t.requests+1)
+// probability is the book's rejection probability for the counts c, which
+// may be negative.
+func (c tally) probability(k float64) float64 {
+	return (float64(c.requests) - k*float64(c.accepts)) / float64(c.requests+1)
 }
 
 // advance expires the buckets older than the window and returns the
 // current one. It requires that t.mu is held.
-func (t *Throttle) advance(since time.Duration) *struct{ requests, accepts int64 } {
+func (t *Throttle) advance(since time.Duration) *[3]tally {
 	n := int64(since / t.bucket)
 	if n > t.cur {
 		for i := max(t.cur+1, n-throttleBuckets+1); i <= n; i++ {
 			b := &t.buckets[i%throttleBuckets]
-			t.requests -= b.requests
-			t.accepts -= b.accepts
-			*b = struct{ requests, accepts int64 }{}
+			for j := range b {
+				t.totals[j].requests -= b[j].requests
+				t.totals[j].accepts -= b[j].accepts
+			}
+			*b = [3]tally{}
 		}
 		t.cur = n
 	}

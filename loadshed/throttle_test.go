@@ -38,26 +38,26 @@ func TestThrottleProbability(t *testing.T) {
 	th := NewThrottle(withClock(clk), withRand(func() float64 { return draw }))
 	var allowed []bool
 	for range 10 {
-		allowed = append(allowed, th.Allow())
+		allowed = append(allowed, th.Allow(Default))
 	}
 	if !allowed[0] || !allowed[1] || allowed[2] || allowed[9] { // p = n/(n+1) >= 0.5 from n = 1
 		t.Errorf("Allow() with no accepts = %v; want true, true (p = 0.5), then false", allowed)
 	}
-	if got, want := th.Probability(), 10.0/11; got != want {
+	if got, want := th.Probability(Default), 10.0/11; got != want {
 		t.Errorf("Probability() with 10 requests, 0 accepts = %v, want %v", got, want)
 	}
 	for range 4 {
-		th.Accept()
+		th.Accept(Default)
 	}
-	if got, want := th.Probability(), 2.0/11; got != want {
+	if got, want := th.Probability(Default), 2.0/11; got != want {
 		t.Errorf("Probability() with 10 requests, 4 accepts = %v, want %v", got, want)
 	}
-	th.Accept()
-	if got := th.Probability(); got != 0 {
+	th.Accept(Default)
+	if got := th.Probability(Default); got != 0 {
 		t.Errorf("Probability() with 10 requests, 5 accepts = %v, want 0", got)
 	}
 	clk.Advance(DefaultThrottleWindow)
-	if r, a := th.Counts(); r != 0 || a != 0 {
+	if r, a := th.Counts(Default); r != 0 || a != 0 {
 		t.Errorf("Counts() a window later = %d, %d; want 0, 0", r, a)
 	}
 }
@@ -90,7 +90,7 @@ func TestThrottleDo(t *testing.T) {
 	if callguard.Retryable(err) {
 		t.Error("Retryable(ErrThrottled) = true")
 	}
-	if r, a := th.Counts(); r != 7 || a != 1 {
+	if r, a := th.Counts(Default); r != 7 || a != 1 {
 		t.Errorf("Counts() = %d, %d; want 7, 1", r, a)
 	}
 	ctx, cancel := context.WithCancel(bg)
@@ -135,7 +135,7 @@ func TestThrottleRecovers(t *testing.T) {
 		for elapsed := time.Duration(0); recovered == 0 && elapsed < 10*window; elapsed += step {
 			_ = th.Do(bg, backend)
 			clk.Advance(step)
-			switch p := th.Probability(); {
+			switch p := th.Probability(Default); {
 			case p == 0:
 				recovered = elapsed + step
 			case p < 0.1 && most == 0:
@@ -153,5 +153,41 @@ func TestThrottleRecovers(t *testing.T) {
 		if recovered > 6*window {
 			t.Errorf("window %v: recovered after %v, want <= %v", window, recovered, 6*window)
 		}
+	}
+}
+
+// TestThrottlePriorities checks that each priority has its own counts: a
+// backend that refuses sheddable calls and serves critical ones gets every
+// critical call, and few sheddable ones.
+func TestThrottlePriorities(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	th := NewThrottle(withClock(clock.NewFake()), withRand(rng.Float64))
+	crit, shed := NewContext(bg, Critical), NewContext(bg, Sheddable)
+	sent := map[Priority]int{}
+	backend := func(p Priority) func(context.Context) error {
+		return func(context.Context) error {
+			sent[p]++
+			if p == Sheddable {
+				return ErrShed
+			}
+			return nil
+		}
+	}
+	const calls = 1000
+	for range calls {
+		_ = th.Do(crit, backend(Critical))
+		_ = th.Do(shed, backend(Sheddable))
+	}
+	if sent[Critical] != calls {
+		t.Errorf("critical calls sent = %d, want all %d", sent[Critical], calls)
+	}
+	if sent[Sheddable] > calls/20 {
+		t.Errorf("sheddable calls sent = %d of %d to a backend that refuses them all, want few", sent[Sheddable], calls)
+	}
+	if p := th.Probability(Critical); p != 0 {
+		t.Errorf("Probability(Critical) = %v, want 0", p)
+	}
+	if r, a := th.Counts(Sheddable); r != calls || a != 0 {
+		t.Errorf("Counts(Sheddable) = %d, %d; want %d, 0", r, a, calls)
 	}
 }
