@@ -95,8 +95,10 @@ func statusOf(ctx context.Context, err error) *status.Status {
 // trailer to send and the error the server interceptor returns with it,
 // following DESIGN.md's status mapping. md is nil when there is no trailer
 // to send; an error it does not map is returned unchanged, for gRPC to turn
-// into a status as it always does.
-func serverError(err error) (md metadata.MD, _ error) {
+// into a status as it always does. With internal false, for an [Edge]
+// server, a loop is answered without the names of internal services: no
+// callguard-path trailer, and the message of [ttl.ErrLoop].
+func serverError(err error, internal bool) (md metadata.MD, _ error) {
 	if m, ok := err.(*handlerMark); ok && m.own { //nolint:errorlint // only the handler's error as the policy passed it
 		return nil, m.err // the handler's own status, sent as it is
 	}
@@ -117,6 +119,9 @@ func serverError(err error) (md metadata.MD, _ error) {
 		code = codes.Canceled
 	case classify.Loop:
 		md = metadata.MD{errorKey: {"loop"}}
+		if !internal {
+			return md, status.Error(codes.FailedPrecondition, ttl.ErrLoop.Error())
+		}
 		var le *ttl.LoopError
 		if errors.As(err, &le) && len(le.Path) > 0 {
 			md[ttl.PathMetadata] = []string{ttl.FormatPath(le.Path)}

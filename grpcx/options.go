@@ -104,7 +104,10 @@ func WithMinServiceTime(d time.Duration) Option {
 // priority, so that a client cannot bypass the hop limit or raise its
 // priority. The handler's incoming metadata lacks callguard-hops,
 // callguard-path and callguard-priority, so that a handler that copies it
-// to an outgoing call does not pass a client's claim on. The deadline is
+// to an outgoing call does not pass a client's claim on. A loop found
+// further down is answered without its path (no callguard-path trailer,
+// and the message of [ttl.ErrLoop]), which would name internal services.
+// The deadline is
 // limited by [WithMaxDeadline], which an edge server should set. An
 // inbound x-request-id is kept: it only labels logs.
 // The default is off: callers are trusted services. Client interceptors

@@ -560,3 +560,49 @@ func TestEdgeCopiedMetadata(t *testing.T) {
 		})
 	}
 }
+
+// TestEdgeHidesLoopPath checks that a loop found behind an Edge server
+// reaches its client as a loop refusal that names no internal service.
+func TestEdgeHidesLoopPath(t *testing.T) {
+	_, internal := chain(t, []string{"orders-db-10.0.3.7", "billing-internal"}, func(i int) int { return (i + 1) % 2 }, nil)
+	ts := &testServer{
+		unary: func(ctx context.Context, _ int64, req *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+			return internal.UnaryCall(ctx, req)
+		},
+		output: func(_ int64, _ *testpb.StreamingOutputCallRequest, ss testpb.TestService_StreamingOutputCallServer) error {
+			_, err := internal.UnaryCall(ss.Context(), &testpb.SimpleRequest{})
+			return err
+		},
+	}
+	in := ttl.New(ttl.WithService("edge"))
+	edge := dial(t, startServer(t, ts,
+		grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(in, grpcx.Edge())),
+		grpc.StreamInterceptor(grpcx.StreamServerInterceptor(in, grpcx.Edge()))))
+	calls := map[string]func(ctx context.Context) (metadata.MD, error){
+		"unary": func(ctx context.Context) (metadata.MD, error) {
+			var tr metadata.MD
+			_, err := edge.UnaryCall(ctx, &testpb.SimpleRequest{}, grpc.Trailer(&tr))
+			return tr, err
+		},
+		"stream": func(ctx context.Context) (metadata.MD, error) {
+			st, err := edge.StreamingOutputCall(ctx, outputRequest())
+			if err != nil {
+				return nil, err
+			}
+			_, err = recvAll(st)
+			return st.Trailer(), err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			tr, err := call(testCtx(t))
+			st, _ := status.FromError(err)
+			if st.Code() != codes.FailedPrecondition || !slices.Equal(tr.Get("callguard-error"), []string{"loop"}) {
+				t.Errorf("call = %v, callguard-error %q, want FailedPrecondition, loop", err, tr.Get("callguard-error"))
+			}
+			if p := tr.Get(ttl.PathMetadata); p != nil || strings.Contains(st.Message(), "billing") || strings.Contains(st.Message(), "orders") {
+				t.Errorf("call = %v, callguard-path %q, want no internal service named", err, p)
+			}
+		})
+	}
+}

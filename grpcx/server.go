@@ -54,7 +54,8 @@ import (
 // and refuses with DeadlineExceeded, before the policy and the handler, a
 // call with less time left than [WithMinServiceTime]. [Edge] ignores the
 // callers' hops and path. A loop refusal also sends the trailer
-// callguard-path, the whole loop as [ttl.FormatPath] writes it.
+// callguard-path, the whole loop as [ttl.FormatPath] writes it, except at
+// an Edge server, whose answer names no internal service.
 //
 // A [loadshed.Limiter] in p sheds calls: a shed call is answered
 // Unavailable with grpc-retry-pushback-ms -1 (or the limiter's delay, see
@@ -135,7 +136,7 @@ func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	}
 	if err != nil {
 		s.reject(ctx, info.FullMethod, err)
-		return nil, failure(ctx, err, grpc.SetTrailer)
+		return nil, s.failure(ctx, err, grpc.SetTrailer)
 	}
 	if cancel != nil {
 		defer cancel()
@@ -157,7 +158,7 @@ func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	resp, returned, herr := r.take()
 	results.Put(r)
 	if err = s.settle(ctx, info.FullMethod, err, returned, herr); err != nil {
-		return nil, failure(ctx, err, grpc.SetTrailer)
+		return nil, s.failure(ctx, err, grpc.SetTrailer)
 	}
 	return resp, nil
 }
@@ -245,7 +246,7 @@ func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 	}
 	if err != nil {
 		s.reject(ctx, info.FullMethod, err)
-		return failure(ss.Context(), err, streamTrailer(ss))
+		return s.failure(ss.Context(), err, streamTrailer(ss))
 	}
 	if cancel != nil {
 		defer cancel()
@@ -267,7 +268,7 @@ func (s *server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 	_, returned, herr := r.take()
 	results.Put(r)
 	if err = s.settle(ctx, info.FullMethod, err, returned, herr); err != nil {
-		return failure(ss.Context(), err, streamTrailer(ss))
+		return s.failure(ss.Context(), err, streamTrailer(ss))
 	}
 	return nil
 }
@@ -299,8 +300,8 @@ func streamTrailer(ss grpc.ServerStream) func(context.Context, metadata.MD) erro
 
 // failure maps err to the error a server interceptor returns, and sets the
 // trailer that goes with it with setTrailer.
-func failure(ctx context.Context, err error, setTrailer func(context.Context, metadata.MD) error) error {
-	md, err := serverError(err)
+func (s *server) failure(ctx context.Context, err error, setTrailer func(context.Context, metadata.MD) error) error {
+	md, err := serverError(err, !s.edge)
 	if md != nil {
 		_ = setTrailer(ctx, md) // fails only when the stream is gone
 	}
