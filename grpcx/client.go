@@ -80,29 +80,38 @@ func (c *client) mark(err error, trailer metadata.MD) error {
 	return err
 }
 
-// unary is the interceptor. Its allocations are the attempt closure and the
-// outgoing metadata of each attempt (four: gRPC's metadata context). The
-// closure holds the call's arguments by value and never changes them, so that an
-// attempt that a policy abandons (timeout.WithAbandon) and one that runs
-// after it share nothing mutable. What an attempt changes, its trailer and
-// its option slice, comes from a pool for the length of the attempt.
+// unary is the interceptor. Its allocations are the attempt closure, the
+// outgoing metadata of each attempt (four: gRPC's metadata context) and the
+// reply of each attempt. The closure holds the call's arguments by value
+// and never changes them. Each attempt decodes into a reply of its own, and
+// the first to succeed while the call lasts moves it into the caller's
+// (see replySlot): an attempt that a policy abandons (timeout.WithAbandon)
+// cannot write into the caller's reply after the call returned, nor while
+// another attempt does. What else an attempt changes, its trailer and its
+// option slice, comes from a pool for the length of the attempt.
 func (c *client) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	h, callOpts := callOptions(c.h, opts)
+	slot := replySlots.Get().(*replySlot)
+	gen, rt := slot.gen, typeOf(reply)
 	err := h(ctx, func(ctx context.Context) error {
 		ctx, err := outgoing(ctx)
 		if err != nil {
 			return err // ttl.ErrExhausted, permanent: nothing was sent
 		}
 		a := attempts.Get().(*attempt)
-		err = invoker(ctx, method, req, reply, cc, a.options(callOpts)...)
+		own := rt.own(reply)
+		err = invoker(ctx, method, req, own, cc, a.options(callOpts)...)
 		trailer := a.trailer
 		a.reset()
 		attempts.Put(a)
 		if err != nil {
 			return c.mark(err, trailer)
 		}
+		slot.win(gen, reply, own)
 		return nil
 	})
+	slot.end()
+	replySlots.Put(slot)
 	if err != nil {
 		return callerError(ctx, err)
 	}

@@ -495,3 +495,54 @@ func TestDialOptionsDisablesGRPCRetry(t *testing.T) {
 		})
 	}
 }
+
+// abandonedKey marks the context of the attempt that abandonFirst abandons.
+type abandonedKey struct{}
+
+// abandonFirst is a policy that gives up on the first attempt of a call at
+// once, as timeout.WithAbandon does when its time is up, and leaves it
+// running with a context marked with abandonedKey; it runs the others as
+// they come.
+var abandonFirst = callguard.PolicyFunc(func(next callguard.Handler) callguard.Handler {
+	var n atomic.Int64
+	return func(ctx context.Context, call func(context.Context) error) error {
+		if n.Add(1) == 1 {
+			go next(context.WithValue(ctx, abandonedKey{}, true), call) //nolint:errcheck // abandoned
+			return timeout.ErrTimeout
+		}
+		return next(ctx, call)
+	}
+})
+
+// TestAbandonedAttemptOwnReply checks that an attempt that a policy
+// abandoned, and that ignores its context and succeeds after the call
+// returned, does not write into the caller's reply.
+func TestAbandonedAttemptOwnReply(t *testing.T) {
+	ts := &testServer{unary: func(_ context.Context, n int64, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+		return &testpb.SimpleResponse{Payload: payload(int(n))}, nil // n bytes for the nth call
+	}}
+	release, lateDone := make(chan struct{}), make(chan struct{})
+	// Between the policy and gRPC: the abandoned attempt waits for release,
+	// then ignores its context.
+	stubborn := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if ctx.Value(abandonedKey{}) == nil {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		defer close(lateDone)
+		<-release
+		return invoker(context.WithoutCancel(ctx), method, req, reply, cc, opts...)
+	}
+	p := callguard.Chain(retries(2, nil), abandonFirst)
+	c := dial(t, startServer(t, ts), grpc.WithChainUnaryInterceptor(grpcx.UnaryClientInterceptor(p), stubborn))
+
+	resp, err := c.UnaryCall(testCtx(t), &testpb.SimpleRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := len(resp.GetPayload().GetBody()) // the second attempt's: the server's first call
+	close(release)
+	<-lateDone
+	if after := len(resp.GetPayload().GetBody()); got != 1 || after != 1 || ts.calls.Load() != 2 {
+		t.Errorf("reply payload = %d bytes, %d after the abandoned attempt ended (server calls %d); want 1, 1 (2)", got, after, ts.calls.Load())
+	}
+}

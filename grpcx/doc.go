@@ -37,9 +37,10 @@
 // a timeout). status.Code keeps working, and so does
 // errors.Is(err, breaker.ErrOpen).
 //
-// A healthy unary call allocates five times in the interceptor (once for
-// the attempt, four times for the outgoing metadata of the hop budget),
-// plus what the policies allocate (retry, breaker and bulkhead: nothing).
+// A healthy unary call allocates six times in the interceptor (once for
+// the attempt, four times for the outgoing metadata of the hop budget, once
+// for the attempt's own reply, see below), plus what the policies allocate
+// (retry, breaker and bulkhead: nothing).
 //
 // # Hops, loops, deadlines and request ids
 //
@@ -130,12 +131,16 @@
 //
 // # Policies that abandon a call
 //
-// An attempt's state belongs to the attempt, so a policy may give up on an
-// attempt that is still running (timeout.WithAbandon) without the
-// interceptor mixing it up with the next one. But the reply message is the
-// caller's, shared by all attempts of a call: an abandoned attempt can still
-// write into it while a later attempt does. gRPC calls end when their
-// context does, so timeout needs no WithAbandon in front of gRPC: use the
-// default, which waits for the call. For the same reason a policy must not
-// run two attempts of one call at the same time (hedging).
+// A policy may give up on an attempt that is still running
+// (timeout.WithAbandon) without the interceptor mixing it up with the next
+// one: an attempt's state belongs to the attempt, and each unary attempt
+// decodes into a reply of its own (a new message of the reply's type). The
+// first attempt that succeeds while the call lasts moves its reply into the
+// caller's, so a late attempt never writes into the caller's reply; this
+// costs one allocation per attempt. gRPC calls end when their context does,
+// so timeout needs no WithAbandon in front of gRPC: use the default, which
+// waits for the call. A stream's first response, with
+// [WithRetryFirstMessage], is still received into the caller's message: do
+// not abandon those attempts, nor run two attempts of one stream at the same
+// time (hedging).
 package grpcx
