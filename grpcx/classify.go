@@ -1,6 +1,7 @@
 package grpcx
 
 import (
+	"errors"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -16,8 +17,13 @@ import (
 // [WithClassifier]). It marks the error of a failed attempt, by its status
 // code, for the policies:
 //
-//   - Unavailable, Aborted, DeadlineExceeded, and ResourceExhausted from a
-//     server: failures, retried. Retry never retries once the caller's
+//   - ResourceExhausted from a server is its refusal for load:
+//     [callguard.Overloaded], which a breaker does not count and a throttle
+//     does; retried only after the delay of a grpc-retry-pushback-ms
+//     trailer, not at all without one (gRPC's own retry policy does not
+//     retry it either unless configured to).
+//   - Unavailable, Aborted and DeadlineExceeded from a server: failures,
+//     retried. Retry never retries once the caller's
 //     context is done, so a DeadlineExceeded is retried only when it was one
 //     attempt's deadline (a per-attempt timeout) or the server's own.
 //   - Internal, Unknown, DataLoss, and codes gRPC does not define: failures
@@ -31,6 +37,9 @@ import (
 //     exhausted hop budget; it stays permanent for every caller up the chain.
 //     It matches, with errors.As and errors.Is, a [*ttl.LoopError] whose
 //     path is the callguard-path trailer's, or [ttl.ErrExhausted].
+//   - Unavailable because the client refused the server's certificate
+//     ("authentication handshake failed" with an x509 error; gRPC gives no
+//     error type for it, so the text is matched): permanent.
 //   - ResourceExhausted for a message larger than the limit ("grpc: received
 //     message larger than max", "trying to send message larger than max"),
 //     which gRPC produces itself, on either side: permanent, since the same
@@ -58,13 +67,21 @@ func Classify(err error, trailer metadata.MD) error {
 		st = status.FromContextError(err)
 	}
 	switch st.Code() {
-	case codes.Unavailable, codes.Aborted, codes.DeadlineExceeded:
+	case codes.Unavailable:
+		if untrustedCert(st, trailer) {
+			return callguard.Permanent(err)
+		}
+		return pushback(err, st.Code(), trailer)
+	case codes.Aborted, codes.DeadlineExceeded:
 		return pushback(err, st.Code(), trailer)
 	case codes.ResourceExhausted:
 		if strings.Contains(st.Message(), "larger than max") {
 			return callguard.Permanent(err)
 		}
-		return pushback(err, st.Code(), trailer)
+		if err := pushback(err, st.Code(), trailer); errors.Is(err, callguard.ErrOverloaded) {
+			return err
+		}
+		return callguard.Overloaded(0, err) // load without a delay: not retried
 	case codes.FailedPrecondition:
 		if v := trailer[errorKey]; len(v) == 1 {
 			switch v[0] {
@@ -112,4 +129,15 @@ func trailerPath(trailer metadata.MD) []string {
 	}
 	path, _ := ttl.ParsePath(v[0])
 	return path
+}
+
+// untrustedCert reports whether st is the client's own refusal of the server's
+// certificate: no retry and no other caller can fix it, and the server is
+// not at fault. gRPC reports it as Unavailable with no trailer and only the
+// handshake's text ("transport: authentication handshake failed: tls:
+// failed to verify certificate: x509: …"): no error type or status detail
+// carries it, so the text is matched, narrowly.
+func untrustedCert(st *status.Status, trailer metadata.MD) bool {
+	msg := st.Message()
+	return len(trailer) == 0 && strings.Contains(msg, "authentication handshake failed") && strings.Contains(msg, "x509: ")
 }

@@ -70,7 +70,7 @@ func TestUnaryClassification(t *testing.T) {
 	}{
 		{codes.Unavailable, 3},
 		{codes.Aborted, 3},
-		{codes.ResourceExhausted, 3},
+		{codes.ResourceExhausted, 1}, // load without a delay: not retried
 		{codes.DeadlineExceeded, 3},
 		{codes.Internal, 1},
 		{codes.Unknown, 1},
@@ -346,6 +346,9 @@ func TestClassify(t *testing.T) {
 		{"deadline too late", status.Error(codes.DeadlineExceeded, "x"), metadata.Pairs("grpc-retry-pushback-ms", "-1"), true, false, 0, false},
 		{"internal", status.Error(codes.Internal, "x"), nil, false, false, 0, false},
 		{"not found", status.Error(codes.NotFound, "x"), nil, true, false, 0, false},
+		{"resource exhausted", status.Error(codes.ResourceExhausted, "quota"), nil, false, false, 0, false},
+		{"resource exhausted, pushback", status.Error(codes.ResourceExhausted, "quota"), metadata.Pairs("grpc-retry-pushback-ms", "250"), false, true, 250 * time.Millisecond, false},
+		{"untrusted certificate", status.Error(codes.Unavailable, `connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"`), nil, true, false, 0, false},
 		{"local size limit", status.Error(codes.ResourceExhausted, "grpc: received message larger than max (9 vs. 4)"), nil, true, false, 0, false},
 		{"loop", status.Error(codes.FailedPrecondition, "x"), metadata.Pairs("callguard-error", "loop"), true, false, 0, true},
 		{"context canceled", context.Canceled, nil, true, false, 0, false},
