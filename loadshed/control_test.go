@@ -1,10 +1,13 @@
 package loadshed
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/clock"
 )
 
@@ -237,5 +240,26 @@ func TestCanceledAfterLongWait(t *testing.T) {
 		if got := l.Limit(); got != tt.want {
 			t.Errorf("callers leaving after %v: Limit() = %d, want %d", tt.rtt, got, tt.want)
 		}
+	}
+}
+
+// TestRelayedRefusalsKeepLimit: a server whose handlers pass on a
+// dependency's refusals (overloaded errors) is not itself overloaded, and
+// its limit stays where it was. Counted as drops, a dependency's outage
+// shrank an idle server's limit from 16 to 3.
+func TestRelayedRefusalsKeepLimit(t *testing.T) {
+	clk := clock.NewFake()
+	l := New(withClock(clk), WithAlgorithm(Gradient2{}), WithInitialLimit(16))
+	refused := callguard.Overloaded(0, errors.New("payments: 503"))
+	for range 50 { // 5s of windows
+		for range 8 {
+			if err := l.Do(context.Background(), func(context.Context) error { clk.Advance(time.Millisecond); return refused }); err != refused {
+				t.Fatalf("Do = %v, want the handler's error", err)
+			}
+		}
+		clk.Advance(10 * time.Millisecond)
+	}
+	if got := l.Limit(); got != 16 {
+		t.Errorf("Limit() after 5s of relayed refusals = %d, want 16", got)
 	}
 }
