@@ -106,12 +106,12 @@ var (
 // and Unwrap for [http.ResponseController]. It belongs to one request:
 // once next has returned, it drops what it gets (writes fail), as a late
 // write to net/http's own writer goes nowhere.
-func Handler(next http.Handler, p callguard.Policy, opts ...Option) http.Handler {
-	o := newOptions(opts)
+func Handler(next http.Handler, p callguard.Policy, opts ...HandlerOption) http.Handler {
+	o := newHandlerOptions(opts)
 	if next == nil {
 		next = http.DefaultServeMux
 	}
-	h := &handler{next: next, h: callguard.Invoke, options: o}
+	h := &handler{next: next, h: callguard.Invoke, handlerOptions: o}
 	if p != nil {
 		h.h = p.Wrap(callguard.Invoke)
 	}
@@ -119,11 +119,11 @@ func Handler(next http.Handler, p callguard.Policy, opts ...Option) http.Handler
 }
 
 // handler is the state shared by the requests of one Handler: its next
-// handler, policy and options (the transport options are ignored).
+// handler, policy and options.
 type handler struct {
 	next http.Handler
 	h    callguard.Handler
-	options
+	handlerOptions
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

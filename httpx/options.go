@@ -8,27 +8,35 @@ import (
 	"github.com/callguard/callguard/loadshed"
 )
 
-// An Option configures [NewTransport] or [Handler]. Each option says which
-// of the two it applies to; the other ignores it.
-type Option interface{ apply(*options) }
+// A TransportOption configures [NewTransport], the client side. Options
+// are per side, as grpc-go's DialOption and ServerOption are: an option of
+// [Handler] given to NewTransport does not compile.
+type TransportOption interface{ applyTransport(*transportOptions) }
 
-type optionFunc func(*options)
+// A HandlerOption configures [Handler], the server side. An option of
+// [NewTransport] given to Handler does not compile.
+type HandlerOption interface{ applyHandler(*handlerOptions) }
 
-func (f optionFunc) apply(o *options) { f(o) }
+type transportOption func(*transportOptions)
 
-// DefaultDeadlineMargin is the default of [WithDeadlineMargin]: how much
-// less time than it has left a client tells the server it has.
+func (f transportOption) applyTransport(o *transportOptions) { f(o) }
+
+type handlerOption func(*handlerOptions)
+
+func (f handlerOption) applyHandler(o *handlerOptions) { f(o) }
+
+// DefaultDeadlineMargin is the default of [WithDeadlineMargin], 5 ms, as in
+// grpcx: more than a round trip within a data centre, or across its zones.
 const DefaultDeadlineMargin = 5 * time.Millisecond
 
-type options struct {
+type transportOptions struct {
 	classifier  func(*http.Request, *http.Response, error) error // nil: the default, with maxPushback (NewTransport sets it)
 	maxPushback time.Duration
+	propagate   bool
+}
 
-	// Transport: propagation.
-	propagate bool
-	margin    time.Duration
-
-	// Handler: inbound requests.
+type handlerOptions struct {
+	margin         time.Duration
 	maxDeadline    time.Duration // 0: none
 	minServiceTime time.Duration // 0: none
 	requestIDs     bool
@@ -38,12 +46,20 @@ type options struct {
 	onReject       func(*http.Request, error)            // nil: none
 }
 
-func newOptions(opts []Option) options {
-	o := options{maxPushback: callguard.MaxPushback, propagate: true, margin: DefaultDeadlineMargin}
+func newTransportOptions(opts []TransportOption) transportOptions {
+	o := transportOptions{maxPushback: callguard.MaxPushback, propagate: true}
 	for _, opt := range opts {
-		opt.apply(&o)
+		opt.applyTransport(&o)
 	}
 	nonNegative("max pushback", o.maxPushback)
+	return o
+}
+
+func newHandlerOptions(opts []HandlerOption) handlerOptions {
+	o := handlerOptions{margin: DefaultDeadlineMargin}
+	for _, opt := range opts {
+		opt.applyHandler(&o)
+	}
 	nonNegative("deadline margin", o.margin)
 	nonNegative("max deadline", o.maxDeadline)
 	nonNegative("min service time", o.minServiceTime)
@@ -62,11 +78,11 @@ func nonNegative(name string, d time.Duration) {
 // attempt's response or its transport error, and returns nil for a
 // success, or the error that the policy sees: a failure to retry and count,
 // a [callguard.NoRetry] failure, a [callguard.Permanent] error, or a
-// [callguard.Overloaded] one. f must not read or close the response body.
-// The default, and f == nil, is the default classification with the cap of
-// [WithMaxPushback]. For [NewTransport]; f must be safe for concurrent use.
-func WithClassifier(f func(req *http.Request, resp *http.Response, err error) error) Option {
-	return optionFunc(func(o *options) { o.classifier = f })
+// [callguard.Overloaded] one. f must not read or close the response body,
+// and must be safe for concurrent use. The default, and f == nil, is the
+// default classification with the cap of [WithMaxPushback].
+func WithClassifier(f func(req *http.Request, resp *http.Response, err error) error) TransportOption {
+	return transportOption(func(o *transportOptions) { o.classifier = f })
 }
 
 // WithMaxPushback caps the delay that the default classification reads
@@ -75,67 +91,64 @@ func WithClassifier(f func(req *http.Request, resp *http.Response, err error) er
 // callee's wish on, and the retry policy applies its own, smaller cap
 // (retry.WithMaxPushback, 10 s by default). Zero means delays are ignored:
 // such a response is an ordinary retryable failure, while an explicit
-// "don't retry" (Callguard-Pushback: -1) is still honoured. For
-// [NewTransport]; [NewTransport] panics if d < 0.
-func WithMaxPushback(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.maxPushback = d })
+// "don't retry" (Callguard-Pushback: -1) is still honoured. [NewTransport]
+// panics if d < 0.
+func WithMaxPushback(d time.Duration) TransportOption {
+	return transportOption(func(o *transportOptions) { o.maxPushback = d })
 }
 
 // WithPropagation sets whether the transport carries the request context's
-// hop budget, call path, deadline and request id to the server (see
-// [NewTransport], "Propagation"). The default is true. Pass false for a
-// client of services outside your system, which have no use for them and
+// hop budget, call path, deadline, priority and request id to the server
+// (see [NewTransport], "Propagation"). The default is true. Pass false for
+// a client of services outside your system, which have no use for them and
 // should not learn the names of your services: the transport then neither
-// sends these headers nor refuses a call for want of hops or time. For
-// [NewTransport].
-func WithPropagation(on bool) Option {
-	return optionFunc(func(o *options) { o.propagate = on })
+// sends these headers nor refuses a call for want of hops or time.
+func WithPropagation(on bool) TransportOption {
+	return transportOption(func(o *transportOptions) { o.propagate = on })
 }
 
-// WithDeadlineMargin sets how much less time than its context has left the
-// transport tells the server, in Callguard-Timeout. An attempt whose
-// context has no more than d left is not sent: it fails at once with
-// [ErrNoTimeLeft].
+// WithDeadlineMargin makes the Handler subtract d from the time that a
+// request's Callguard-Timeout gives it, so that the handler, and the calls
+// it makes, give up before the caller does and the answer still reaches
+// it. A request with no more than d left is refused at once (504, see
+// [WithMinServiceTime]); a request without Callguard-Timeout is not
+// changed. The default is [DefaultDeadlineMargin]; zero means no margin.
+// [Handler] panics if d < 0.
 //
-// The default is [DefaultDeadlineMargin], 5 ms: more than a round trip
-// within a data centre, or across its zones, so that the server gives up
-// soon enough for its 504 to reach the client before the client's own
-// deadline, and the server's deadline-aware rejection ([WithMinServiceTime])
-// errs on the side of not starting work whose answer would come too late.
-// Each hop of a call chain spends one margin. Zero sends the remaining time
-// as it is, as gRPC does with grpc-timeout. For [NewTransport];
-// [NewTransport] panics if d < 0.
-func WithDeadlineMargin(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.margin = d })
+// The margin is taken on the receiving side, as grpcx takes it from gRPC's
+// own deadline: the transport sends the whole time left, as grpc-timeout
+// does. Each hop of a call chain spends one margin.
+func WithDeadlineMargin(d time.Duration) HandlerOption {
+	return handlerOption(func(o *handlerOptions) { o.margin = d })
 }
 
 // WithMaxDeadline bounds the time the handler gets for each request: its
 // context's deadline is at most d from the request's arrival, and sooner
-// when the request's Callguard-Timeout asks for less. The default, zero,
-// sets no bound of its own: only Callguard-Timeout sets a deadline (and,
-// with [Edge], not even that). A timeout policy in the Handler's pipeline
-// bounds the handler too; d also bounds what an untrusted client can ask
-// for at the edge. For [Handler]; [Handler] panics if d < 0.
-func WithMaxDeadline(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.maxDeadline = d })
+// when the request's Callguard-Timeout, less [WithDeadlineMargin], asks for
+// less. The default, zero, sets no bound of its own: only Callguard-Timeout
+// sets a deadline (and, with [Edge], not even that). A timeout policy in
+// the Handler's pipeline bounds the handler too; d also bounds what an
+// untrusted client can ask for at the edge. [Handler] panics if d < 0.
+func WithMaxDeadline(d time.Duration) HandlerOption {
+	return handlerOption(func(o *handlerOptions) { o.maxDeadline = d })
 }
 
 // WithMinServiceTime makes the Handler refuse at once, with 504 Gateway
 // Timeout and Callguard-Pushback -1 ("don't retry": a retry would have less
 // time still), a request whose context has less than d left when it
-// arrives: its handler could not finish in time, so it never runs, and
-// neither does the Handler's policy. The default, zero, refuses only requests whose
-// deadline has already passed. For [Handler]; [Handler] panics if d < 0.
-func WithMinServiceTime(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.minServiceTime = d })
+// arrives (after [WithDeadlineMargin] and [WithMaxDeadline]): its handler
+// could not finish in time, so it never runs, and neither does the
+// Handler's policy. The default, zero, refuses only requests whose deadline
+// has already passed. [Handler] panics if d < 0.
+func WithMinServiceTime(d time.Duration) HandlerOption {
+	return handlerOption(func(o *handlerOptions) { o.minServiceTime = d })
 }
 
 // WithRequestIDs makes the Handler create a request id (16 random hex
 // digits) for a request that arrives without a valid X-Request-Id, so that
-// every request has one. By default a request without one gets none. For
-// [Handler].
-func WithRequestIDs() Option {
-	return optionFunc(func(o *options) { o.requestIDs = true })
+// every request has one. By default a request without one gets none.
+func WithRequestIDs() HandlerOption {
+	return handlerOption(func(o *handlerOptions) { o.requestIDs = true })
 }
 
 // Edge marks a Handler that faces untrusted clients. Such a client could
@@ -148,14 +161,15 @@ func WithRequestIDs() Option {
 // load shedder reads, is reset to the default at the edge as well. These
 // four headers are removed from the request before the handler runs (after
 // the functions of [WithExempt] and [WithPriority]), so that a handler that
-// copies them onto an outgoing call passes no client's claim on. X-Request-Id is taken from any client, if valid. Nor does an Edge server
+// copies them onto an outgoing call passes no client's claim on.
+// X-Request-Id is taken from any client, if valid. Nor does an Edge server
 // tell a client the names of internal services: its responses never carry
 // Callguard-Path, neither a loop's path that [Error] passes on nor one
 // that the handler copies from a dependency's response. Without Edge, the
 // default, a Handler trusts these headers: for servers whose callers are
-// services of your own. For [Handler].
-func Edge() Option {
-	return optionFunc(func(o *options) { o.edge = true })
+// services of your own.
+func Edge() HandlerOption {
+	return handlerOption(func(o *handlerOptions) { o.edge = true })
 }
 
 // WithExempt makes the Handler serve a request for which f returns true
@@ -164,11 +178,10 @@ func Edge() Option {
 // server sheds load, or the orchestrator would take an overloaded server
 // for a dead one. Such a request still gets the context of [Handler]
 // ("Propagation"), and is answered 504 at once when it arrives with too
-// little time left. The default, and f == nil, exempts nothing. For
-// [Handler]; f must be safe for concurrent use and fast: it runs for every
-// request.
-func WithExempt(f func(*http.Request) bool) Option {
-	return optionFunc(func(o *options) { o.exempt = f })
+// little time left. The default, and f == nil, exempts nothing. f must be
+// safe for concurrent use and fast: it runs for every request.
+func WithExempt(f func(*http.Request) bool) HandlerOption {
+	return handlerOption(func(o *handlerOptions) { o.exempt = f })
 }
 
 // WithPriority makes the Handler set the priority of each request, for a
@@ -176,11 +189,11 @@ func WithExempt(f func(*http.Request) bool) Option {
 // what f returns: for example [loadshed.Critical] for the checkout route,
 // [loadshed.Sheddable] for prefetches. It overrides the Callguard-Priority
 // that the caller sent, with [Edge] or without. The default, and f == nil,
-// is the caller's priority (without Edge) or [loadshed.Default]. For
-// [Handler]; f must be safe for concurrent use and fast: it runs for every
-// request, and costs one allocation (the context).
-func WithPriority(f func(*http.Request) loadshed.Priority) Option {
-	return optionFunc(func(o *options) { o.priority = f })
+// is the caller's priority (without Edge) or [loadshed.Default]. f must be
+// safe for concurrent use and fast: it runs for every request, and costs
+// one allocation (the context).
+func WithPriority(f func(*http.Request) loadshed.Priority) HandlerOption {
+	return handlerOption(func(o *handlerOptions) { o.priority = f })
 }
 
 // OnReject sets a function that the Handler calls each time it answers a
@@ -194,7 +207,7 @@ func WithPriority(f func(*http.Request) loadshed.Priority) Option {
 // so that a log line of it joins those of the other services on the
 // request's path. It runs on the request's goroutine just before the
 // answer is written, so it must be fast; it must not write to the response.
-// The default, and fn == nil, is no hook. For [Handler].
-func OnReject(fn func(r *http.Request, err error)) Option {
-	return optionFunc(func(o *options) { o.onReject = fn })
+// The default, and fn == nil, is no hook.
+func OnReject(fn func(r *http.Request, err error)) HandlerOption {
+	return handlerOption(func(o *handlerOptions) { o.onReject = fn })
 }

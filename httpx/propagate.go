@@ -25,14 +25,14 @@ type wire struct {
 
 // read fills w from the attempt's context ctx. It returns the error that
 // stops the attempt before it is sent: [ttl.ErrExhausted] when the request
-// has no hops left, [ErrNoTimeLeft] when ctx has no more than margin left.
-func (w *wire) read(ctx context.Context, margin time.Duration) error {
+// has no hops left, [ErrNoTimeLeft] when ctx has no time left.
+func (w *wire) read(ctx context.Context) error {
 	hops, path, err := ttl.Outbound(ctx)
 	if err != nil {
 		return err
 	}
 	if dl, ok := ctx.Deadline(); ok {
-		left := time.Until(dl) - margin
+		left := time.Until(dl)
 		if left <= 0 {
 			return ErrNoTimeLeft
 		}
@@ -121,14 +121,14 @@ func dropClaims(hdr http.Header) {
 	}
 }
 
-// deadline sets ctx's deadline from the request's Callguard-Timeout and the
-// server's max deadline. It returns a [*classify.DeadlineError] when the
+// deadline sets ctx's deadline from the request's Callguard-Timeout, less
+// the margin, and the server's max deadline. It returns a [*classify.DeadlineError] when the
 // time left is not enough to serve the request.
 func (h *handler) deadline(ctx context.Context, hdr http.Header) (context.Context, context.CancelFunc, error) {
 	d, set := h.maxDeadline, h.maxDeadline > 0
 	if v := hdr[timeout.Header]; len(v) > 0 && (!h.edge || set) {
-		if td, err := timeout.ParseWire(v[0]); err == nil && (!set || td < d) {
-			d, set = td, true
+		if td, err := timeout.ParseWire(v[0]); err == nil && (!set || td-h.margin < d) {
+			d, set = td-h.margin, true
 		}
 	}
 	var cancel context.CancelFunc

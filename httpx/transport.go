@@ -65,8 +65,9 @@ var (
 //     request with no hops left is not sent: the attempt fails with
 //     [ttl.ErrExhausted], which is permanent.
 //   - Callguard-Timeout, when the context has a deadline: the time left,
-//     less the margin of [WithDeadlineMargin]. With no more time left than
-//     the margin, the attempt is not sent: it fails with [ErrNoTimeLeft].
+//     as gRPC sends grpc-timeout (the server takes its margin off it, see
+//     [WithDeadlineMargin]). With no time left, the attempt is not sent:
+//     it fails with [ErrNoTimeLeft].
 //   - X-Request-Id, when the context has a request id
 //     ([callguard.ContextWithRequestID]); otherwise the request's own, if
 //     any, is sent.
@@ -113,8 +114,8 @@ var (
 // (retry.ContextWithMaxAttempts):
 //
 //	req = req.WithContext(retry.ContextWithMaxAttempts(req.Context(), 1))
-func NewTransport(next http.RoundTripper, p callguard.Policy, opts ...Option) http.RoundTripper {
-	o := newOptions(opts)
+func NewTransport(next http.RoundTripper, p callguard.Policy, opts ...TransportOption) http.RoundTripper {
+	o := newTransportOptions(opts)
 	if next == nil {
 		next = http.DefaultTransport
 	}
@@ -124,7 +125,7 @@ func NewTransport(next http.RoundTripper, p callguard.Policy, opts ...Option) ht
 			return classifyWith(req, resp, err, maxPushback)
 		}
 	}
-	t := &transport{next: next, h: callguard.Invoke, options: o}
+	t := &transport{next: next, h: callguard.Invoke, transportOptions: o}
 	if p != nil {
 		t.h = p.Wrap(callguard.Invoke)
 	}
@@ -133,11 +134,11 @@ func NewTransport(next http.RoundTripper, p callguard.Policy, opts ...Option) ht
 }
 
 // transport is the state shared by the requests of one NewTransport: its
-// next RoundTripper, policy and options (the Handler options are ignored).
+// next RoundTripper, policy and options.
 type transport struct {
 	next http.RoundTripper
 	h    callguard.Handler
-	options
+	transportOptions
 	pool sync.Pool // of *roundTrip
 }
 
@@ -261,7 +262,7 @@ func (rt *roundTrip) attempt(ctx context.Context, gen uint64) error {
 func (t *transport) send(ctx context.Context, creq *http.Request, n int, prev error) (*http.Response, error) {
 	var w wire
 	if t.propagate {
-		if err := w.read(ctx, t.margin); err != nil {
+		if err := w.read(ctx); err != nil {
 			if n == 1 && creq.Body != nil {
 				creq.Body.Close() // never sent; later attempts use GetBody
 			}
