@@ -28,6 +28,20 @@
 //	in := callguard.Chain(ttl.New(ttl.WithService("orders")), bulkhead.New(100))
 //	srv := &http.Server{Handler: httpx.Handler(mux, in)}
 //
+// # Two roles
+//
+// The server's check and the client's guard are two policies, and neither
+// depends on what ran before it:
+//
+//   - [New] returns a [TTL], the server's check: it refuses a loop, records
+//     this service's id and default budget, and serves a request that
+//     arrives with no hops left (the request can still be answered; it
+//     cannot make calls).
+//   - [NewGuard] returns a [Guard], for a client's pipeline: it refuses a
+//     call with [ErrExhausted] exactly when [Outbound] would. The adapters
+//     check every call they send anyway; a Guard gives calls made by other
+//     means the same check.
+//
 // # Wire format
 //
 //	Callguard-Hops: 15             decimal, 0 to MaxHops; larger values clamp

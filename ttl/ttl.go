@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/callguard/callguard"
 )
@@ -11,39 +13,94 @@ import (
 // DefaultHops is the hop budget of a request that arrives without one.
 const DefaultHops = 16
 
-// state is what a request carries through a service: its hop budget and the
-// path it took. It is immutable once in a context.
-type state struct {
+// A stateCtx is a context that carries a request's hop state: its parent
+// and the state in one allocation, the only one that [Inbound] makes.
+//
+// hops, hopsSet, path and manual do not change once the context exists.
+// by is set at most once, by the [TTL] that checks the request (see
+// [TTL.Do]): checking an inbound request records it in place, at no
+// allocation, before the request goes on. out caches the path of outgoing
+// calls, made on the first [Outbound].
+type stateCtx struct {
+	context.Context
 	hops    int    // hops left for this service's outgoing calls
 	hopsSet bool   // hops came from the wire or NewContext, not a default
 	path    string // canonical comma list of the services before this one
-	self    string // this service's id; outgoing calls append it to path
-	checked bool   // a TTL policy has checked the request for a loop
+	manual  bool   // NewContext made it: no inbound request to check
+	by      atomic.Pointer[TTL]
+
+	outOnce sync.Once
+	out     string // path + "," + by's service, or path
 }
 
 type key struct{}
 
-func fromContext(ctx context.Context) *state {
-	st, _ := ctx.Value(key{}).(*state)
+// Value returns the state for key{}, and the parent's values otherwise.
+func (c *stateCtx) Value(k any) any {
+	if _, ok := k.(key); ok {
+		return c
+	}
+	return c.Context.Value(k)
+}
+
+func (c *stateCtx) String() string { return fmt.Sprint(c.Context) + ".WithValue(ttl)" }
+
+func fromContext(ctx context.Context) *stateCtx {
+	st, _ := ctx.Value(key{}).(*stateCtx)
 	return st
 }
 
+// checked reports whether a TTL has checked st's request, or NewContext set
+// its budget by hand: either way no loop check is due.
+func (st *stateCtx) checked() bool { return st.manual || st.by.Load() != nil }
+
+// budget returns the hops left for the request's outgoing calls: the
+// carried budget, else the default of the TTL that checked it, else
+// DefaultHops.
+func (st *stateCtx) budget() (n int, set bool) {
+	if st.hopsSet {
+		return st.hops, true
+	}
+	if t := st.by.Load(); t != nil {
+		return t.defaultHops, true
+	}
+	return DefaultHops, false
+}
+
+// outPath returns the path of the request's outgoing calls: the inbound
+// path with the id of the service that checked it appended. It joins the
+// two once per request.
+func (st *stateCtx) outPath() string {
+	t := st.by.Load()
+	if t == nil || t.service == "" {
+		return st.path
+	}
+	if st.path == "" {
+		return t.service
+	}
+	st.outOnce.Do(func() { st.out, _ = canonicalPath(st.path + "," + t.service) })
+	return st.out
+}
+
 // NewContext returns a copy of ctx whose requests may make calls hops deep.
-// Adapters call it for inbound requests; tests and batch jobs may set a
-// budget by hand.
+// Tests and batch jobs may set a budget by hand; a [TTL] does not check a
+// request whose budget was set so.
 func NewContext(ctx context.Context, hops int) context.Context {
-	st := state{checked: true} // a budget set by hand is no inbound request
+	st := &stateCtx{Context: ctx, manual: true}
 	if old := fromContext(ctx); old != nil {
-		st = *old
+		st.path = old.path
+		st.by.Store(old.by.Load())
 	}
 	st.hops, st.hopsSet = min(max(hops, 0), MaxHops), true
-	return context.WithValue(ctx, key{}, &st)
+	return st
 }
 
 // FromContext returns the hop budget carried by ctx, if any.
 func FromContext(ctx context.Context) (hops int, ok bool) {
-	if st := fromContext(ctx); st != nil && st.hopsSet {
-		return st.hops, true
+	if st := fromContext(ctx); st != nil {
+		if n, set := st.budget(); set {
+			return n, true
+		}
 	}
 	return 0, false
 }
@@ -74,7 +131,7 @@ func Inbound(ctx context.Context, hops, path string) context.Context {
 		// allocation.
 		return ctx
 	}
-	st := &state{}
+	st := &stateCtx{Context: ctx}
 	if hops != "" {
 		if n, err := ParseHops(hops); err == nil {
 			st.hops, st.hopsSet = n, true
@@ -85,7 +142,18 @@ func Inbound(ctx context.Context, hops, path string) context.Context {
 			st.path = p
 		}
 	}
-	return context.WithValue(ctx, key{}, st)
+	return st
+}
+
+// exhausted reports whether the request in ctx has no hops left: whether
+// [Outbound] refuses a call made with ctx. It allocates nothing.
+func exhausted(ctx context.Context) bool {
+	st := fromContext(ctx)
+	if st == nil {
+		return false
+	}
+	n, _ := st.budget()
+	return n <= 0
 }
 
 // Outbound returns the Callguard-Hops and Callguard-Path values for a call
@@ -93,46 +161,34 @@ func Inbound(ctx context.Context, hops, path string) context.Context {
 // which case the call must not be sent. It is for adapters.
 //
 // A context with no budget sends DefaultHops-1. The path is the inbound
-// path with this service's id appended; it allocates only then.
+// path with the id of the service that checked the request appended; it
+// is joined once per request.
 func Outbound(ctx context.Context) (hops, path string, err error) {
 	st := fromContext(ctx)
 	if st == nil {
 		return FormatHops(DefaultHops - 1), "", nil
 	}
-	n := st.hops
-	if !st.hopsSet {
-		n = DefaultHops
-	}
+	n, _ := st.budget()
 	if n <= 0 {
 		return "", "", ErrExhausted
 	}
-	path = st.path
-	if st.self != "" {
-		if path == "" {
-			path = st.self
-		} else {
-			path, _ = canonicalPath(path + "," + st.self)
-		}
-	}
-	return FormatHops(n - 1), path, nil
+	return FormatHops(n - 1), st.outPath(), nil
 }
 
-// A TTL is the hop-limit and loop-detection policy of one service. It is
-// safe for concurrent use.
+// A TTL is the hop-limit and loop-detection check of one service, for the
+// server's pipeline (put it first). It is safe for concurrent use.
 //
-// In a server's pipeline (put it first), it checks each inbound request: a
-// request whose path already holds this service's id is a loop, refused
-// with a [*LoopError] before the handler runs. It then records this
-// service's id, so that the handler's outgoing calls carry it onward.
+// It checks each inbound request once: a request whose path already holds
+// this service's id is a loop, refused with a [*LoopError] before the
+// handler runs. It then records this service's id and default budget, so
+// that the handler's outgoing calls carry them onward. A request that a
+// TTL has checked already, or whose budget was set with [NewContext],
+// passes unchanged. A TTL never refuses a request for its hop budget: a
+// request that arrives with 0 hops may be served, but makes no calls.
+// For a client's pipeline, use a [Guard].
 //
-// In a client's pipeline, it refuses a call whose request has no hops left
-// with [ErrExhausted], before anything is sent. The adapters check the
-// budget too, so a client without the policy never sends such a call
-// either; the policy gives non-HTTP, non-gRPC calls the same guard, but
-// only for a request that a TTL has checked already (or whose budget was
-// set with [NewContext]): in a server whose pipeline has no TTL, the first
-// TTL that an inbound request meets takes the server's role, and lets the
-// call run with no hops left.
+// A TTL with a service id also starts the path of a request that has no
+// hop state, such as a batch job's.
 type TTL struct {
 	service     string
 	defaultHops int
@@ -176,7 +232,7 @@ func New(opts ...Option) *TTL {
 	return t
 }
 
-// Do runs fn if the request in ctx may go on: see [TTL].
+// Do runs fn if the request in ctx is no loop: see [TTL].
 func (t *TTL) Do(ctx context.Context, fn func(context.Context) error) error {
 	return t.handle(ctx, fn, callguard.Invoke)
 }
@@ -192,22 +248,46 @@ func (t *TTL) handle(ctx context.Context, call func(context.Context) error, next
 	st := fromContext(ctx)
 	switch {
 	case st == nil:
-		if t.service == "" && t.defaultHops == DefaultHops {
-			return next(ctx, call) // Outbound's defaults say the same
+		if t.service != "" || t.defaultHops != DefaultHops { // else Outbound's defaults say the same
+			st = &stateCtx{Context: ctx}
+			st.by.Store(t)
+			ctx = st
 		}
-		ctx = context.WithValue(ctx, key{}, &state{hops: t.defaultHops, hopsSet: true, self: t.service, checked: true})
-	case !st.checked:
-		if t.service != "" && pathContains(st.path, t.service) {
-			return &LoopError{Path: append(strings.Split(st.path, ","), t.service)}
-		}
-		ns := *st
-		ns.checked, ns.self = true, t.service
-		if !ns.hopsSet {
-			ns.hops, ns.hopsSet = t.defaultHops, true
-		}
-		ctx = context.WithValue(ctx, key{}, &ns)
-	case st.hopsSet && st.hops <= 0:
-		return ErrExhausted
+	case st.checked():
+	case t.service != "" && pathContains(st.path, t.service):
+		return &LoopError{Path: append(strings.Split(st.path, ","), t.service)}
+	default:
+		st.by.CompareAndSwap(nil, t) // a TTL that checked it first keeps it
 	}
 	return next(ctx, call)
+}
+
+// A Guard is the hop-budget check of a client's pipeline. It refuses a call
+// with [ErrExhausted], before running it, exactly when [Outbound] would:
+// when the request in the call's context has no hops left. The adapters
+// make this check on every call they send; a Guard gives other calls the
+// same check. The zero value is ready to use and safe for concurrent use.
+type Guard struct{}
+
+var _ callguard.Policy = (*Guard)(nil)
+
+// NewGuard returns a Guard.
+func NewGuard() *Guard { return &Guard{} }
+
+// Do runs fn unless the request in ctx has no hops left.
+func (*Guard) Do(ctx context.Context, fn func(context.Context) error) error {
+	if exhausted(ctx) {
+		return ErrExhausted
+	}
+	return fn(ctx)
+}
+
+// Wrap implements [callguard.Policy].
+func (*Guard) Wrap(next callguard.Handler) callguard.Handler {
+	return func(ctx context.Context, call func(context.Context) error) error {
+		if exhausted(ctx) {
+			return ErrExhausted
+		}
+		return next(ctx, call)
+	}
 }

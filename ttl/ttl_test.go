@@ -291,9 +291,9 @@ func TestExhausted(t *testing.T) {
 	if depth != budget {
 		t.Errorf("calls made = %d, want %d (the budget)", depth, budget)
 	}
-	// The client policy refuses before running the call.
+	// The client's guard refuses before running the call.
 	ran := false
-	err = New().Do(NewContext(context.Background(), 0), func(context.Context) error { ran = true; return nil })
+	err = NewGuard().Do(NewContext(context.Background(), 0), func(context.Context) error { ran = true; return nil })
 	if !errors.Is(err, ErrExhausted) || ran {
 		t.Errorf("Do with 0 hops = %v, ran %v; want ErrExhausted, not run", err, ran)
 	}
@@ -332,8 +332,8 @@ func TestCheckAllocs(t *testing.T) {
 	if testing.Short() || race.Enabled {
 		t.Skip("allocation counts are not meaningful under -race or -short")
 	}
-	st := &state{path: "gateway,orders,billing,ledger"}
-	if n := testing.AllocsPerRun(100, func() { _ = pathContains(st.path, "payments") }); n != 0 {
+	path := "gateway,orders,billing,ledger"
+	if n := testing.AllocsPerRun(100, func() { _ = pathContains(path, "payments") }); n != 0 {
 		t.Errorf("path check allocs = %v, want 0", n)
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = FormatHops(15) }); n != 0 {
@@ -344,7 +344,30 @@ func TestCheckAllocs(t *testing.T) {
 	}
 	p, ctx := New(), context.Background()
 	if n := testing.AllocsPerRun(100, func() { _ = p.Do(ctx, ok) }); n != 0 {
-		t.Errorf("client Do allocs = %v, want 0", n)
+		t.Errorf("TTL.Do allocs = %v, want 0", n)
+	}
+	g, in := NewGuard(), Inbound(ctx, "3", "a")
+	if n := testing.AllocsPerRun(100, func() { _ = g.Do(in, ok) }); n != 0 {
+		t.Errorf("Guard.Do allocs = %v, want 0", n)
+	}
+}
+
+// TestHopCheckAllocs guards the server side of a hop: the inbound state is
+// one context node, which the check completes in place, and the outgoing
+// path is joined once per request.
+func TestHopCheckAllocs(t *testing.T) {
+	if testing.Short() || race.Enabled {
+		t.Skip("allocation counts are not meaningful under -race or -short")
+	}
+	p, bg := New(WithService("payments")), context.Background()
+	if n := testing.AllocsPerRun(100, func() { _ = p.Do(Inbound(bg, "12", "gateway,orders"), ok) }); n != 1 {
+		t.Errorf("Inbound and check allocs = %v, want 1", n)
+	}
+	var ctx context.Context
+	_ = p.Do(Inbound(bg, "12", "gateway,orders"), func(c context.Context) error { ctx = c; return nil })
+	_, _, _ = Outbound(ctx)
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = Outbound(ctx) }); n != 0 {
+		t.Errorf("Outbound allocs after the first = %v, want 0", n)
 	}
 }
 
@@ -384,5 +407,64 @@ func TestInboundWithoutHeaders(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(10, func() { _ = Inbound(bg, "", "") }); !race.Enabled && n != 0 {
 		t.Errorf("Inbound without headers allocs = %v, want 0", n)
+	}
+}
+
+// TestRoles: a request that arrives with no hops left may be served (the
+// server's TTL runs it), but a client's Guard refuses a call made with it,
+// as Outbound does, whether or not a TTL checked the request.
+func TestRoles(t *testing.T) {
+	bg := context.Background()
+	checked := func(ctx context.Context) context.Context {
+		_ = New(WithService("b")).Do(ctx, func(c context.Context) error { ctx = c; return nil })
+		return ctx
+	}
+	tests := []struct {
+		name      string
+		ctx       context.Context
+		wantGuard error
+	}{
+		{"inbound, no TTL ran", Inbound(bg, "0", "a"), ErrExhausted},
+		{"inbound, checked", checked(Inbound(bg, "0", "a")), ErrExhausted},
+		{"set by hand", NewContext(bg, 0), ErrExhausted},
+		{"inbound with hops", Inbound(bg, "1", "a"), nil},
+		{"no state", bg, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, want := Outbound(tt.ctx)
+			if want != tt.wantGuard {
+				t.Fatalf("Outbound = %v, want %v", want, tt.wantGuard)
+			}
+			ran := false
+			err := NewGuard().Do(tt.ctx, func(context.Context) error { ran = true; return nil })
+			if err != tt.wantGuard || ran != (tt.wantGuard == nil) {
+				t.Errorf("Guard.Do = %v, ran %v; want %v, as Outbound", err, ran, tt.wantGuard)
+			}
+			h := NewGuard().Wrap(callguard.Invoke)
+			if err := h(tt.ctx, ok); err != tt.wantGuard {
+				t.Errorf("Guard.Wrap = %v, want %v", err, tt.wantGuard)
+			}
+		})
+	}
+	// The server's TTL serves a request that arrived with 0 hops.
+	if err := New(WithService("b")).Do(Inbound(bg, "0", "a"), ok); err != nil {
+		t.Errorf("TTL.Do(0 hops inbound) = %v, want nil: the server answers it", err)
+	}
+}
+
+// TestCheckedOnce: a request is checked by the first TTL it meets; a
+// second passes it unchanged and adds no id to the path.
+func TestCheckedOnce(t *testing.T) {
+	ctx := Inbound(context.Background(), "5", "a")
+	var path string
+	err := New(WithService("b")).Do(ctx, func(ctx context.Context) error {
+		return New(WithService("c")).Do(ctx, func(ctx context.Context) error {
+			_, path, _ = Outbound(ctx)
+			return nil
+		})
+	})
+	if err != nil || path != "a,b" {
+		t.Errorf("Outbound path = %q, %v; want a,b, nil", path, err)
 	}
 }
