@@ -32,3 +32,21 @@ func ExampleOutbound() {
 	})
 	// Output: 12 gateway,orders <nil>
 }
+
+// A request arrived with no hops left: the server's TTL serves it, but a
+// client's Guard refuses the calls it would make, as the adapters do.
+func ExampleGuard() {
+	ctx := ttl.Inbound(context.Background(), "0", "gateway")
+	_ = ttl.New(ttl.WithService("orders")).Do(ctx, func(ctx context.Context) error {
+		fmt.Println("handler ran")
+		err := ttl.NewGuard().Do(ctx, func(context.Context) error {
+			fmt.Println("call sent")
+			return nil
+		})
+		fmt.Println(err)
+		return nil
+	})
+	// Output:
+	// handler ran
+	// ttl: hop budget exhausted
+}
