@@ -211,7 +211,7 @@ func BenchmarkTransportOnlyPropagation(b *testing.B) {
 	benchmarkTransportOnly(b, httptest.NewRequestWithContext(propagating(b), http.MethodGet, "http://127.0.0.1/", nil))
 }
 
-func benchmarkTransportOnly(b *testing.B, req *http.Request, opts ...Option) {
+func benchmarkTransportOnly(b *testing.B, req *http.Request, opts ...TransportOption) {
 	rt := NewTransport(&cannedTransport{http.Response{StatusCode: 200, Body: http.NoBody}}, clientPolicy(), opts...)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -24,7 +24,7 @@ func TestOnReject(t *testing.T) {
 	tests := []struct {
 		name    string
 		policy  func(t *testing.T) callguard.Policy
-		opts    []httpx.Option
+		opts    []httpx.HandlerOption
 		handler http.HandlerFunc
 		header  []string
 		want    error // nil: no report
@@ -32,7 +32,7 @@ func TestOnReject(t *testing.T) {
 		{"loop", func(*testing.T) callguard.Policy { return ttl.New(ttl.WithService("a")) },
 			nil, okHandler, []string{ttl.PathHeader, "a,b"}, ttl.ErrLoop},
 		{"too late", func(*testing.T) callguard.Policy { return ttl.New() },
-			[]httpx.Option{httpx.WithMinServiceTime(time.Second)}, okHandler,
+			[]httpx.HandlerOption{httpx.WithMinServiceTime(time.Second)}, okHandler,
 			[]string{timeout.Header, timeout.FormatWire(10 * time.Millisecond)}, loadshed.ErrDeadline},
 		{"shed", func(t *testing.T) callguard.Policy { return fullLimiter(t, 4, loadshed.Critical) },
 			nil, okHandler, nil, loadshed.ErrShed},
@@ -51,7 +51,7 @@ func TestOnReject(t *testing.T) {
 				gotPath  string
 				gotFound bool
 			)
-			opts := append([]httpx.Option{httpx.OnReject(func(r *http.Request, err error) {
+			opts := append([]httpx.HandlerOption{httpx.OnReject(func(r *http.Request, err error) {
 				mu.Lock()
 				defer mu.Unlock()
 				reports++

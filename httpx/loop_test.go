@@ -33,7 +33,7 @@ type service struct {
 }
 
 // newService starts a service whose Handler has policy p and options opts.
-func newService(t *testing.T, name string, p callguard.Policy, opts ...Option) *service {
+func newService(t *testing.T, name string, p callguard.Policy, opts ...HandlerOption) *service {
 	t.Helper()
 	s := &service{name: name}
 	h := Handler(http.HandlerFunc(s.handle), p, opts...)
@@ -145,10 +145,10 @@ func TestHopBudget(t *testing.T) {
 	var svc []*service
 	for i := range depth {
 		name := fmt.Sprintf("s%d", i+1)
-		var opts []Option
+		var opts []HandlerOption
 		tp := ttl.New(ttl.WithService(name))
 		if i == 0 {
-			tp, opts = ttl.New(ttl.WithService(name), ttl.WithDefaultHops(budget)), []Option{Edge()}
+			tp, opts = ttl.New(ttl.WithService(name), ttl.WithDefaultHops(budget)), []HandlerOption{Edge()}
 		}
 		svc = append(svc, newService(t, name, tp, opts...))
 	}
@@ -278,9 +278,9 @@ func TestEdgeSpoofing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var opts []Option
+			var opts []HandlerOption
 			if tt.edge {
-				opts = []Option{Edge(), WithMaxDeadline(time.Second)}
+				opts = []HandlerOption{Edge(), WithMaxDeadline(time.Second)}
 			}
 			s := newService(t, "edge", ttl.New(ttl.WithService("edge"), ttl.WithDefaultHops(4)), opts...)
 			var checkErr error = errors.New("handler did not run")

@@ -35,7 +35,7 @@ func newServer(t *testing.T, h http.HandlerFunc) *httptest.Server {
 }
 
 // newClient returns a client that sends to ts through NewTransport.
-func newClient(ts *httptest.Server, p callguard.Policy, opts ...Option) *http.Client {
+func newClient(ts *httptest.Server, p callguard.Policy, opts ...TransportOption) *http.Client {
 	return &http.Client{Transport: NewTransport(ts.Client().Transport, p, opts...)}
 }
 
@@ -220,14 +220,14 @@ func TestTransportPushback(t *testing.T) {
 		name       string
 		status     int
 		header     []string // name, value, name, value…
-		opts       []Option
+		opts       []TransportOption
 		wantDelays []time.Duration // nil: not retried
 	}{
 		{"Callguard-Pushback", 503, []string{"Callguard-Pushback", "30"}, nil, []time.Duration{30 * time.Millisecond}},
 		{"Callguard-Pushback before Retry-After", 503, []string{"Callguard-Pushback", "30", "Retry-After", "1"}, nil, []time.Duration{30 * time.Millisecond}},
 		{"Retry-After capped by retry", 429, []string{"Retry-After", "1"}, nil, []time.Duration{40 * time.Millisecond}},
-		{"Retry-After capped by httpx", 503, []string{"Retry-After", "1"}, []Option{WithMaxPushback(15 * time.Millisecond)}, []time.Duration{15 * time.Millisecond}},
-		{"pushback ignored", 503, []string{"Retry-After", "1"}, []Option{WithMaxPushback(0)}, []time.Duration{0}},
+		{"Retry-After capped by httpx", 503, []string{"Retry-After", "1"}, []TransportOption{WithMaxPushback(15 * time.Millisecond)}, []time.Duration{15 * time.Millisecond}},
+		{"pushback ignored", 503, []string{"Retry-After", "1"}, []TransportOption{WithMaxPushback(0)}, []time.Duration{0}},
 		{"Retry-After 0", 503, []string{"Retry-After", "0"}, nil, []time.Duration{0}},
 		{"Retry-After malformed", 503, []string{"Retry-After", "soon"}, nil, []time.Duration{0}},
 		{"no header", 503, nil, nil, []time.Duration{0}},
@@ -236,7 +236,7 @@ func TestTransportPushback(t *testing.T) {
 		{"don't retry 429", 429, []string{"Callguard-Pushback", "-1"}, nil, nil},
 		{"don't retry malformed", 503, []string{"Callguard-Pushback", "x"}, nil, nil},
 		{"don't retry before Retry-After", 503, []string{"Callguard-Pushback", "-1", "Retry-After", "1"}, nil, nil},
-		{"don't retry without cap", 503, []string{"Callguard-Pushback", "-1"}, []Option{WithMaxPushback(0)}, nil},
+		{"don't retry without cap", 503, []string{"Callguard-Pushback", "-1"}, []TransportOption{WithMaxPushback(0)}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
