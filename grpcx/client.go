@@ -33,8 +33,9 @@ import (
 //
 // p is wrapped once, here. [DialOptions] installs it with the stream
 // interceptor and switches off gRPC's own retries, which would multiply
-// p's attempts (see the package documentation). It panics if p is nil.
-func UnaryClientInterceptor(p callguard.Policy, opts ...Option) grpc.UnaryClientInterceptor {
+// p's attempts (see the package documentation). p nil means no policy:
+// each call is one attempt, with the metadata above.
+func UnaryClientInterceptor(p callguard.Policy, opts ...ClientOption) grpc.UnaryClientInterceptor {
 	return newClient(p, opts).unary
 }
 
@@ -43,12 +44,12 @@ func UnaryClientInterceptor(p callguard.Policy, opts ...Option) grpc.UnaryClient
 // wrapping of p, chained after any interceptors given before them, and
 // grpc.WithDisableRetry, so that gRPC's own retries (a service config's
 // retryPolicy) do not multiply the policy's attempts. gRPC's transparent
-// retries stay on. It panics if p is nil.
+// retries stay on. p nil means no policy, propagation only.
 //
 //	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{
 //		grpc.WithTransportCredentials(creds),
 //	}, grpcx.DialOptions(p)...)...)
-func DialOptions(p callguard.Policy, opts ...Option) []grpc.DialOption {
+func DialOptions(p callguard.Policy, opts ...ClientOption) []grpc.DialOption {
 	c := newClient(p, opts)
 	return []grpc.DialOption{
 		grpc.WithChainUnaryInterceptor(c.unary),
@@ -58,17 +59,14 @@ func DialOptions(p callguard.Policy, opts ...Option) []grpc.DialOption {
 }
 
 // client is the state shared by the calls of one client interceptor: its
-// policy and its options (the server options are ignored).
+// policy and its options.
 type client struct {
 	h callguard.Handler // the policy, wrapped once
-	options
+	clientOptions
 }
 
-func newClient(p callguard.Policy, opts []Option) *client {
-	if p == nil {
-		panic("grpcx: nil policy")
-	}
-	return &client{h: p.Wrap(callguard.Invoke), options: newOptions(opts)}
+func newClient(p callguard.Policy, opts []ClientOption) *client {
+	return &client{h: wrap(p), clientOptions: newClientOptions(opts)}
 }
 
 // mark classifies the error of a failed attempt. A classifier that returns

@@ -12,19 +12,31 @@ import (
 	"github.com/callguard/callguard/loadshed"
 )
 
-// An Option configures an interceptor. Options that concern only client
-// interceptors are ignored by server interceptors, and the reverse.
-type Option interface{ apply(*options) }
+// A ClientOption configures the client side: [UnaryClientInterceptor],
+// [StreamClientInterceptor] and [DialOptions]. Options are per side, as
+// grpc-go's DialOption and ServerOption are: a server option given to a
+// client does not compile.
+type ClientOption interface{ applyClient(*clientOptions) }
 
-type optionFunc func(*options)
+// A ServerOption configures the server side: [UnaryServerInterceptor] and
+// [StreamServerInterceptor]. A client option given to a server does not
+// compile.
+type ServerOption interface{ applyServer(*serverOptions) }
 
-func (f optionFunc) apply(o *options) { f(o) }
+type clientOption func(*clientOptions)
 
-type options struct {
+func (f clientOption) applyClient(o *clientOptions) { f(o) }
+
+type serverOption func(*serverOptions)
+
+func (f serverOption) applyServer(o *serverOptions) { f(o) }
+
+type clientOptions struct {
 	classify   func(err error, trailer metadata.MD) error // never nil
 	retryFirst bool
+}
 
-	// Server options.
+type serverOptions struct {
 	edge        bool
 	requestIDs  bool
 	maxDeadline time.Duration
@@ -35,15 +47,23 @@ type options struct {
 	onReject    func(ctx context.Context, fullMethod string, err error)
 }
 
-// newOptions resolves opts. It panics, with a message that names the
-// option, on a negative duration.
-func newOptions(opts []Option) options {
-	o := options{margin: DefaultDeadlineMargin}
+func newClientOptions(opts []ClientOption) clientOptions {
+	var o clientOptions
 	for _, opt := range opts {
-		opt.apply(&o)
+		opt.applyClient(&o)
 	}
 	if o.classify == nil {
 		o.classify = Classify
+	}
+	return o
+}
+
+// newServerOptions resolves opts. It panics, with a message that names the
+// option, on a negative duration.
+func newServerOptions(opts []ServerOption) serverOptions {
+	o := serverOptions{margin: DefaultDeadlineMargin}
+	for _, opt := range opts {
+		opt.applyServer(&o)
 	}
 	for _, d := range []struct {
 		name string
@@ -56,45 +76,43 @@ func newOptions(opts []Option) options {
 	return o
 }
 
-// DefaultDeadlineMargin is the default of [WithDeadlineMargin], 5 ms, the
-// margin httpx's transport takes off Callguard-Timeout: more than a round
-// trip within a data centre. gRPC starts a server's deadline when the call
-// arrives, one network transit after the client started its own; with the
-// margin the server gives up soon enough for its DeadlineExceeded to reach
-// the client before the client's own deadline, and [WithMinServiceTime]
-// errs on the side of not starting work whose answer would come too late.
-// Each hop of a call chain spends one margin.
+// DefaultDeadlineMargin is the default of [WithDeadlineMargin], 5 ms, as in
+// httpx: more than a round trip within a data centre, or across its zones.
 const DefaultDeadlineMargin = 5 * time.Millisecond
 
 // WithMaxDeadline makes a server interceptor shorten the deadline of each
 // call to at most d from its arrival; a call that arrives without a
 // deadline gets one d away. It bounds the work a caller can ask for, and an
 // edge server ([Edge]) should set it. Zero, the default, means no limit.
-// Client interceptors ignore it.
-func WithMaxDeadline(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.maxDeadline = d })
+func WithMaxDeadline(d time.Duration) ServerOption {
+	return serverOption(func(o *serverOptions) { o.maxDeadline = d })
 }
 
 // WithDeadlineMargin makes a server interceptor subtract d from the
 // deadline of each inbound call, so that the handler, and the calls it
 // makes, give up before the caller does and the answer still reaches it.
-// The default is [DefaultDeadlineMargin], 5 ms; zero means no margin: the
-// handler keeps the deadline gRPC gives it. A call without a deadline is
-// not changed, and a call with no more than d left is refused at once with
-// DeadlineExceeded. Client interceptors ignore it.
-func WithDeadlineMargin(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.margin = d })
+// A call with no more than d left is refused at once with DeadlineExceeded
+// (see [WithMinServiceTime]); a call without a deadline is not changed. The
+// default is [DefaultDeadlineMargin]; zero means no margin: the handler
+// keeps the deadline gRPC gives it.
+//
+// The margin is taken on the receiving side, in httpx too: gRPC's deadline
+// travels as grpc-timeout, which gRPC computes from the caller's context,
+// so a client could shorten it only by giving up sooner itself. Each hop of
+// a call chain spends one margin.
+func WithDeadlineMargin(d time.Duration) ServerOption {
+	return serverOption(func(o *serverOptions) { o.margin = d })
 }
 
 // WithMinServiceTime makes a server interceptor refuse, at once and with
 // DeadlineExceeded and grpc-retry-pushback-ms -1 ("don't retry": a retry
 // would have less time still), a call whose remaining time (after
 // [WithDeadlineMargin] and [WithMaxDeadline]) is shorter than d: it cannot
-// finish in time, so the handler never runs. A call without a deadline is never refused. Zero,
-// the default, refuses only calls whose deadline has already passed.
-// Client interceptors ignore it.
-func WithMinServiceTime(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.minService = d })
+// finish in time, so the handler never runs. A call without a deadline is
+// never refused. Zero, the default, refuses only calls whose deadline has
+// already passed.
+func WithMinServiceTime(d time.Duration) ServerOption {
+	return serverOption(func(o *serverOptions) { o.minService = d })
 }
 
 // Edge makes a server interceptor treat its callers as untrusted, for a
@@ -107,22 +125,19 @@ func WithMinServiceTime(d time.Duration) Option {
 // to an outgoing call does not pass a client's claim on. A loop found
 // further down is answered without its path (no callguard-path trailer,
 // and the message of [ttl.ErrLoop]), which would name internal services.
-// The deadline is
-// limited by [WithMaxDeadline], which an edge server should set. An
-// inbound x-request-id is kept: it only labels logs.
-// The default is off: callers are trusted services. Client interceptors
-// ignore it.
-func Edge() Option {
-	return optionFunc(func(o *options) { o.edge = true })
+// The deadline is limited by [WithMaxDeadline], which an edge server
+// should set. An inbound x-request-id is kept: it only labels logs.
+// The default is off: callers are trusted services.
+func Edge() ServerOption {
+	return serverOption(func(o *serverOptions) { o.edge = true })
 }
 
 // WithRequestIDs makes a server interceptor create a request id (see
 // [callguard.ContextWithRequestID]) for a call that arrives without a valid
 // x-request-id: 16 random hex digits, as httpx makes. By default an inbound
 // id is kept and none is created.
-// Client interceptors ignore it.
-func WithRequestIDs() Option {
-	return optionFunc(func(o *options) { o.requestIDs = true })
+func WithRequestIDs() ServerOption {
+	return serverOption(func(o *serverOptions) { o.requestIDs = true })
 }
 
 // WithExempt makes a server interceptor run the handler of a call for
@@ -132,10 +147,10 @@ func WithRequestIDs() Option {
 // server sheds load. Such a call still gets the context of the interceptor
 // (hops, path, priority, request id, deadline) and is refused with
 // DeadlineExceeded when it arrives with too little time left. The default,
-// and f == nil, exempts nothing. Client interceptors ignore it; f must be
-// safe for concurrent use and fast: it runs for every call.
-func WithExempt(f func(fullMethod string) bool) Option {
-	return optionFunc(func(o *options) { o.exempt = f })
+// and f == nil, exempts nothing. f must be safe for concurrent use and
+// fast: it runs for every call.
+func WithExempt(f func(fullMethod string) bool) ServerOption {
+	return serverOption(func(o *serverOptions) { o.exempt = f })
 }
 
 // WithPriority makes a server interceptor set the priority of each call,
@@ -144,11 +159,11 @@ func WithExempt(f func(fullMethod string) bool) Option {
 // [loadshed.Critical] for a payment method, [loadshed.Sheddable] for a
 // batch export. It overrides the callguard-priority that the caller sent,
 // with [Edge] or without. The default, and f == nil, is the caller's
-// priority (without Edge) or [loadshed.Default]. Client interceptors ignore
-// it; f must be safe for concurrent use and fast: it runs for every call,
-// and costs one allocation (the context).
-func WithPriority(f func(fullMethod string) loadshed.Priority) Option {
-	return optionFunc(func(o *options) { o.priority = f })
+// priority (without Edge) or [loadshed.Default]. f must be safe for
+// concurrent use and fast: it runs for every call, and costs one
+// allocation (the context).
+func WithPriority(f func(fullMethod string) loadshed.Priority) ServerOption {
+	return serverOption(func(o *serverOptions) { o.priority = f })
 }
 
 // WithClassifier sets how a client interceptor turns a failed attempt into
@@ -164,8 +179,8 @@ func WithPriority(f func(fullMethod string) loadshed.Priority) Option {
 //
 // The default, and f == nil, is [Classify]; a classifier can handle a few
 // cases and delegate the rest to it.
-func WithClassifier(f func(err error, trailer metadata.MD) error) Option {
-	return optionFunc(func(o *options) { o.classify = f })
+func WithClassifier(f func(err error, trailer metadata.MD) error) ClientOption {
+	return clientOption(func(o *clientOptions) { o.classify = f })
 }
 
 // WithRetryFirstMessage makes a client stream interceptor retry a
@@ -183,8 +198,8 @@ func WithClassifier(f func(err error, trailer metadata.MD) error) Option {
 // received, the stream is never retried. gRPC forbids changing a message
 // after SendMsg, so keeping it is safe. The option does nothing for unary,
 // client-streaming and bidirectional calls. The default is off.
-func WithRetryFirstMessage() Option {
-	return optionFunc(func(o *options) { o.retryFirst = true })
+func WithRetryFirstMessage() ClientOption {
+	return clientOption(func(o *clientOptions) { o.retryFirst = true })
 }
 
 // WithPolicy returns a call option that runs one call under p instead of
@@ -249,8 +264,7 @@ func callOptions(h callguard.Handler, opts []grpc.CallOption) (callguard.Handler
 // annotated with the request id ([callguard.ErrorWithRequestID]), so that a
 // log line of it joins those of the other services on the call's path. It
 // runs on the call's goroutine before the status is sent, so it must be
-// fast. The default, and fn == nil, is no hook. Client interceptors ignore
-// it.
-func OnReject(fn func(ctx context.Context, fullMethod string, err error)) Option {
-	return optionFunc(func(o *options) { o.onReject = fn })
+// fast. The default, and fn == nil, is no hook.
+func OnReject(fn func(ctx context.Context, fullMethod string, err error)) ServerOption {
+	return serverOption(func(o *serverOptions) { o.onReject = fn })
 }

@@ -75,9 +75,10 @@ import (
 // state and its context); TestServerInterceptorAllocs guards these. p is
 // wrapped once, here. A handler runs at most once: a policy that tries to
 // run it again (a retry) gets a permanent error, and the call is answered
-// as the handler's one run answered. It panics if p is nil or an option has
-// a negative duration.
-func UnaryServerInterceptor(p callguard.Policy, opts ...Option) grpc.UnaryServerInterceptor {
+// as the handler's one run answered. p nil means no policy: the call gets
+// the context above and runs once. It panics if an option has a negative
+// duration.
+func UnaryServerInterceptor(p callguard.Policy, opts ...ServerOption) grpc.UnaryServerInterceptor {
 	return newServer(p, opts).unary
 }
 
@@ -85,23 +86,30 @@ func UnaryServerInterceptor(p callguard.Policy, opts ...Option) grpc.UnaryServer
 // handler under p, as [UnaryServerInterceptor] does for unary handlers, with
 // the same mapping of errors to statuses. The handler sees the policy's
 // context through the stream's Context method. A stream handler runs at most
-// once, as a unary one does. It panics if p is nil or an option has a negative duration.
-func StreamServerInterceptor(p callguard.Policy, opts ...Option) grpc.StreamServerInterceptor {
+// once, as a unary one does. p nil means no policy. It panics if an option
+// has a negative duration.
+func StreamServerInterceptor(p callguard.Policy, opts ...ServerOption) grpc.StreamServerInterceptor {
 	return newServer(p, opts).stream
 }
 
 // server is the state shared by the calls of one server interceptor: its
-// policy and its options (the client options are ignored).
+// policy and its options.
 type server struct {
 	h callguard.Handler
-	options
+	serverOptions
 }
 
-func newServer(p callguard.Policy, opts []Option) *server {
+func newServer(p callguard.Policy, opts []ServerOption) *server {
+	return &server{h: wrap(p), serverOptions: newServerOptions(opts)}
+}
+
+// wrap returns the handler that runs a call under p: p wraps it once, and
+// p nil means no policy (the call runs once, with propagation).
+func wrap(p callguard.Policy) callguard.Handler {
 	if p == nil {
-		panic("grpcx: nil policy")
+		return callguard.Invoke
 	}
-	return &server{h: p.Wrap(callguard.Invoke), options: newOptions(opts)}
+	return p.Wrap(callguard.Invoke)
 }
 
 // reject reports err, the failure of a call to method that its handler did

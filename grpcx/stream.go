@@ -33,8 +33,9 @@ import (
 // WithRetryFirstMessage), not its whole life. Each stream the interceptor
 // opens carries the hop budget, call path and request id as a unary call
 // does, and a stream whose request has no hops left is not opened: the call
-// fails with [ttl.ErrExhausted]. It panics if p is nil.
-func StreamClientInterceptor(p callguard.Policy, opts ...Option) grpc.StreamClientInterceptor {
+// fails with [ttl.ErrExhausted]. p nil means no policy: each stream is
+// opened once, with the metadata above.
+func StreamClientInterceptor(p callguard.Policy, opts ...ClientOption) grpc.StreamClientInterceptor {
 	return newClient(p, opts).stream
 }
 
