@@ -384,15 +384,6 @@ func TestWithClassifier(t *testing.T) {
 	}
 }
 
-func TestNilPolicyPanics(t *testing.T) {
-	defer func() {
-		if r := recover(); r != "grpcx: nil policy" {
-			t.Errorf("recover() = %v, want grpcx: nil policy", r)
-		}
-	}()
-	grpcx.UnaryClientInterceptor(nil)
-}
-
 // TestUnaryAbandonedAttempt runs attempts that a timeout abandons: the
 // attempt that runs on must not share state with the next one (run with
 // -race).

@@ -37,7 +37,7 @@ func TestOnReject(t *testing.T) {
 	tests := []struct {
 		name    string
 		policy  func(t *testing.T) callguard.Policy
-		opts    []grpcx.Option
+		opts    []grpcx.ServerOption
 		server  *testServer
 		md      []string      // outgoing metadata
 		timeout time.Duration // 0: none
@@ -46,7 +46,7 @@ func TestOnReject(t *testing.T) {
 		{"loop", func(*testing.T) callguard.Policy { return ttl.New(ttl.WithService("a")) },
 			nil, &testServer{}, []string{ttl.PathMetadata, "a,b"}, 0, ttl.ErrLoop},
 		{"too late", func(*testing.T) callguard.Policy { return ttl.New() },
-			[]grpcx.Option{grpcx.WithMinServiceTime(time.Minute)}, &testServer{}, nil, 5 * time.Second, loadshed.ErrDeadline},
+			[]grpcx.ServerOption{grpcx.WithMinServiceTime(time.Minute)}, &testServer{}, nil, 5 * time.Second, loadshed.ErrDeadline},
 		{"shed", func(t *testing.T) callguard.Policy { return heldLimiter(t, 4) }, nil, &testServer{}, nil, 0, loadshed.ErrShed},
 		{"handler's own error", func(*testing.T) callguard.Policy { return ttl.New() }, nil, failing, nil, 0, nil},
 		{"served", func(*testing.T) callguard.Policy { return ttl.New() }, nil, &testServer{}, nil, 0, nil},
@@ -57,7 +57,7 @@ func TestOnReject(t *testing.T) {
 				mu      sync.Mutex
 				reports []string
 			)
-			opts := append([]grpcx.Option{grpcx.OnReject(func(ctx context.Context, method string, err error) {
+			opts := append([]grpcx.ServerOption{grpcx.OnReject(func(ctx context.Context, method string, err error) {
 				mu.Lock()
 				defer mu.Unlock()
 				var rid *callguard.RequestIDError

@@ -148,7 +148,7 @@ func dial(t testing.TB, addr string, opts ...grpc.DialOption) testpb.TestService
 
 // withPolicy returns dial options that install p in both client
 // interceptors.
-func withPolicy(p callguard.Policy, opts ...grpcx.Option) []grpc.DialOption {
+func withPolicy(p callguard.Policy, opts ...grpcx.ClientOption) []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithChainUnaryInterceptor(grpcx.UnaryClientInterceptor(p, opts...)),
 		grpc.WithChainStreamInterceptor(grpcx.StreamClientInterceptor(p, opts...)),

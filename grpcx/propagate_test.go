@@ -37,7 +37,7 @@ type tier struct {
 // next(i) (none when next returns -1). It returns the tiers and a client
 // of the first, which retries as the tiers' clients do, counting retries
 // in *retried.
-func chain(t *testing.T, names []string, next func(i int) int, retried *atomic.Int64, opts ...grpcx.Option) ([]*tier, testpb.TestServiceClient) {
+func chain(t *testing.T, names []string, next func(i int) int, retried *atomic.Int64, opts ...grpcx.ServerOption) ([]*tier, testpb.TestServiceClient) {
 	t.Helper()
 	tiers := make([]*tier, len(names))
 	ready := make(chan struct{})
@@ -167,7 +167,7 @@ func (s *seen) get() seen {
 
 // recorder starts a server with a TTL named svc and opts whose handler
 // records its context, and returns a client of it without interceptors.
-func recorder(t *testing.T, svc string, opts ...grpcx.Option) (*seen, *testServer, testpb.TestServiceClient) {
+func recorder(t *testing.T, svc string, opts ...grpcx.ServerOption) (*seen, *testServer, testpb.TestServiceClient) {
 	t.Helper()
 	s := new(seen)
 	ts := &testServer{unary: func(ctx context.Context, _ int64, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
@@ -225,15 +225,15 @@ func TestEdgeSpoofing(t *testing.T) {
 func TestDeadlines(t *testing.T) {
 	tests := []struct {
 		name     string
-		give     []grpcx.Option
+		give     []grpcx.ServerOption
 		giveWait time.Duration // the client's timeout, 0 for none
 		wantMin  time.Duration
 		wantMax  time.Duration
 	}{
 		{"kept", nil, 10 * time.Second, 9 * time.Second, 10 * time.Second},
-		{"margin", []grpcx.Option{grpcx.WithDeadlineMargin(2 * time.Second)}, 10 * time.Second, 7 * time.Second, 8 * time.Second},
-		{"max", []grpcx.Option{grpcx.WithMaxDeadline(time.Second)}, 10 * time.Second, 0, time.Second},
-		{"max without deadline", []grpcx.Option{grpcx.WithMaxDeadline(time.Second)}, 0, 0, time.Second},
+		{"margin", []grpcx.ServerOption{grpcx.WithDeadlineMargin(2 * time.Second)}, 10 * time.Second, 7 * time.Second, 8 * time.Second},
+		{"max", []grpcx.ServerOption{grpcx.WithMaxDeadline(time.Second)}, 10 * time.Second, 0, time.Second},
+		{"max without deadline", []grpcx.ServerOption{grpcx.WithMaxDeadline(time.Second)}, 0, 0, time.Second},
 		{"none", nil, 0, -1, -1},
 	}
 	for _, tt := range tests {
@@ -392,7 +392,7 @@ func TestPriorityPropagation(t *testing.T) {
 func TestServerOptionsPanic(t *testing.T) {
 	tests := []struct {
 		name string
-		give grpcx.Option
+		give grpcx.ServerOption
 	}{
 		{"max deadline", grpcx.WithMaxDeadline(-1)},
 		{"deadline margin", grpcx.WithDeadlineMargin(-1)},
@@ -522,7 +522,7 @@ func TestEdgeCopiedMetadata(t *testing.T) {
 			return copyOn(ss.Context())
 		},
 	}
-	opts := []grpcx.Option{grpcx.Edge(), grpcx.WithMaxDeadline(time.Second)}
+	opts := []grpcx.ServerOption{grpcx.Edge(), grpcx.WithMaxDeadline(time.Second)}
 	edge := dial(t, startServer(t, ts,
 		grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(ttl.New(ttl.WithService("edge")), opts...)),
 		grpc.StreamInterceptor(grpcx.StreamServerInterceptor(ttl.New(ttl.WithService("edge")), opts...))))

@@ -75,7 +75,7 @@ func TestServerEchoesRequestID(t *testing.T) {
 					return sendResponses(req, s)
 				},
 			}
-			opts := []grpcx.Option{grpcx.WithRequestIDs(), grpcx.WithMinServiceTime(tt.giveMin)}
+			opts := []grpcx.ServerOption{grpcx.WithRequestIDs(), grpcx.WithMinServiceTime(tt.giveMin)}
 			c := dial(t, startServer(t, ts,
 				grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(callguard.Chain(), opts...)),
 				grpc.StreamInterceptor(grpcx.StreamServerInterceptor(callguard.Chain(), opts...))))

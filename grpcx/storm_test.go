@@ -44,7 +44,7 @@ func heldLimiter(t *testing.T, n int, opts ...loadshed.Option) *loadshed.Limiter
 
 // serverWith returns the server options that install p, with opts, in both
 // server interceptors.
-func serverWith(p callguard.Policy, opts ...grpcx.Option) []grpc.ServerOption {
+func serverWith(p callguard.Policy, opts ...grpcx.ServerOption) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(grpcx.UnaryServerInterceptor(p, opts...)),
 		grpc.ChainStreamInterceptor(grpcx.StreamServerInterceptor(p, opts...)),
@@ -168,15 +168,15 @@ func TestServerLimiterOutcome(t *testing.T) {
 func TestServerExemptAndPriority(t *testing.T) {
 	tests := []struct {
 		name     string
-		opts     []grpcx.Option
+		opts     []grpcx.ServerOption
 		wantCode [2]codes.Code // UnaryCall, StreamingOutputCall
 	}{
 		{"neither", nil, [2]codes.Code{codes.Unavailable, codes.Unavailable}},
-		{"exempt stream", []grpcx.Option{grpcx.WithExempt(func(m string) bool { return m == streamMethod })},
+		{"exempt stream", []grpcx.ServerOption{grpcx.WithExempt(func(m string) bool { return m == streamMethod })},
 			[2]codes.Code{codes.Unavailable, codes.OK}},
-		{"exempt unary", []grpcx.Option{grpcx.WithExempt(func(m string) bool { return m == unaryMethod })},
+		{"exempt unary", []grpcx.ServerOption{grpcx.WithExempt(func(m string) bool { return m == unaryMethod })},
 			[2]codes.Code{codes.OK, codes.Unavailable}},
-		{"critical unary", []grpcx.Option{grpcx.WithPriority(func(m string) loadshed.Priority {
+		{"critical unary", []grpcx.ServerOption{grpcx.WithPriority(func(m string) loadshed.Priority {
 			if m == unaryMethod {
 				return loadshed.Critical
 			}

@@ -48,7 +48,7 @@ func TestStreams(t *testing.T) {
 	client := callguard.Chain(standard(), timeout.New(50*time.Millisecond))
 	for _, name := range []string{"plain", "retry first message"} {
 		t.Run(name, func(t *testing.T) {
-			var opts []grpcx.Option
+			var opts []grpcx.ClientOption
 			if name != "plain" {
 				opts = append(opts, grpcx.WithRetryFirstMessage())
 			}
@@ -170,7 +170,7 @@ func unavailableFirst(n int64, md metadata.MD) func(int64, *testpb.StreamingOutp
 func TestRetryFirstMessage(t *testing.T) {
 	tests := []struct {
 		name       string
-		giveOpts   []grpcx.Option
+		giveOpts   []grpcx.ClientOption
 		giveFail   int64
 		giveMD     metadata.MD
 		giveSizes  []int32
@@ -180,10 +180,10 @@ func TestRetryFirstMessage(t *testing.T) {
 		wantRetrie int64
 	}{
 		{"off", nil, 2, nil, []int32{1, 2}, 1, 0, codes.Unavailable, 0},
-		{"on", []grpcx.Option{grpcx.WithRetryFirstMessage()}, 2, nil, []int32{1, 2}, 3, 2, codes.OK, 2},
-		{"on, all fail", []grpcx.Option{grpcx.WithRetryFirstMessage()}, 100, nil, []int32{1}, 3, 0, codes.Unavailable, 2},
-		{"on, do not retry", []grpcx.Option{grpcx.WithRetryFirstMessage()}, 2, metadata.Pairs("grpc-retry-pushback-ms", "-1"), []int32{1}, 1, 0, codes.Unavailable, 0},
-		{"on, empty stream", []grpcx.Option{grpcx.WithRetryFirstMessage()}, 0, nil, nil, 1, 0, codes.OK, 0},
+		{"on", []grpcx.ClientOption{grpcx.WithRetryFirstMessage()}, 2, nil, []int32{1, 2}, 3, 2, codes.OK, 2},
+		{"on, all fail", []grpcx.ClientOption{grpcx.WithRetryFirstMessage()}, 100, nil, []int32{1}, 3, 0, codes.Unavailable, 2},
+		{"on, do not retry", []grpcx.ClientOption{grpcx.WithRetryFirstMessage()}, 2, metadata.Pairs("grpc-retry-pushback-ms", "-1"), []int32{1}, 1, 0, codes.Unavailable, 0},
+		{"on, empty stream", []grpcx.ClientOption{grpcx.WithRetryFirstMessage()}, 0, nil, nil, 1, 0, codes.OK, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
