@@ -2,7 +2,7 @@ package grpcx
 
 import (
 	"context"
-
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/metadata"
@@ -28,18 +28,49 @@ func outgoing(ctx context.Context) (context.Context, error) {
 	if err != nil {
 		return ctx, err
 	}
+	p := loadshed.FromContext(ctx)
+	id := callguard.RequestIDFromContext(ctx)
+	if path == "" && p == loadshed.Default && id == "" {
+		// Hops alone: on a context without metadata, a shared, read-only
+		// MD (two allocations instead of four); else the caller's, copied.
+		md, ok := metadata.FromOutgoingContext(ctx) // allocates only if ok
+		if !ok {
+			return metadata.NewOutgoingContext(ctx, hopsMD(hops)), nil
+		}
+		md[ttl.HopsMetadata] = append(md[ttl.HopsMetadata], hops)
+		return metadata.NewOutgoingContext(ctx, md), nil
+	}
 	var buf [8]string // AppendToOutgoingContext copies it: it stays on the stack
 	kv := append(buf[:0], ttl.HopsMetadata, hops)
 	if path != "" {
 		kv = append(kv, ttl.PathMetadata, path)
 	}
-	if p := loadshed.FromContext(ctx); p != loadshed.Default {
+	if p != loadshed.Default {
 		kv = append(kv, loadshed.PriorityMetadata, p.String())
 	}
-	if id := callguard.RequestIDFromContext(ctx); id != "" {
+	if id != "" {
 		kv = append(kv, requestIDKey, id)
 	}
 	return metadata.AppendToOutgoingContext(ctx, kv...), nil
+}
+
+// hopsMDs holds the outgoing metadata of a call that carries hops alone,
+// one per hop count, made on first use. Nothing writes to them: gRPC and
+// metadata.FromOutgoingContext copy what they change.
+var hopsMDs [ttl.MaxHops + 1]atomic.Pointer[metadata.MD]
+
+// hopsMD returns the metadata {callguard-hops: hops}, shared.
+func hopsMD(hops string) metadata.MD {
+	n, err := ttl.ParseHops(hops)
+	if err != nil { // Outbound's values always parse
+		return metadata.MD{ttl.HopsMetadata: {hops}}
+	}
+	if md := hopsMDs[n].Load(); md != nil {
+		return *md
+	}
+	md := metadata.MD{ttl.HopsMetadata: {ttl.FormatHops(n)}}
+	hopsMDs[n].CompareAndSwap(nil, &md)
+	return *hopsMDs[n].Load()
 }
 
 // incoming returns the last value of key in the incoming metadata of ctx,

@@ -1,0 +1,56 @@
+package grpcx
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"google.golang.org/grpc/metadata"
+
+	"github.com/callguard/callguard/ttl"
+)
+
+// TestOutgoingHopsOnly: a call that carries hops alone gets them after the
+// caller's own metadata, and the MD shared between such calls stays as it
+// was whatever a later interceptor does with its copy.
+func TestOutgoingHopsOnly(t *testing.T) {
+	tests := []struct {
+		name string
+		ctx  context.Context
+		want metadata.MD
+	}{
+		{"no metadata", context.Background(), metadata.MD{ttl.HopsMetadata: {"15"}}},
+		{"caller's metadata", metadata.AppendToOutgoingContext(context.Background(), "x-custom", "kept", ttl.HopsMetadata, "200"),
+			metadata.MD{"x-custom": {"kept"}, ttl.HopsMetadata: {"200", "15"}}},
+		{"inbound hops", ttl.Inbound(context.Background(), "7", ""), metadata.MD{ttl.HopsMetadata: {"6"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, err := outgoing(tt.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			md, _ := metadata.FromOutgoingContext(ctx)
+			if !equalMD(md, tt.want) {
+				t.Errorf("outgoing metadata = %v, want %v", md, tt.want)
+			}
+			md.Set(ttl.HopsMetadata, "0") // a later interceptor's copy
+			again, _ := outgoing(tt.ctx)
+			if md, _ := metadata.FromOutgoingContext(again); !equalMD(md, tt.want) {
+				t.Errorf("outgoing metadata after a change to a copy = %v, want %v", md, tt.want)
+			}
+		})
+	}
+}
+
+func equalMD(a, b metadata.MD) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !slices.Equal(v, b[k]) {
+			return false
+		}
+	}
+	return true
+}
