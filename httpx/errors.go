@@ -22,8 +22,8 @@ import (
 var ErrBodyNotReplayable = errors.New("httpx: request body cannot be replayed (no GetBody); not retried")
 
 // ErrNoTimeLeft is the error of an attempt that the transport did not send
-// because its context had no more time left than the deadline margin
-// ([WithDeadlineMargin]): the server could not have answered in time. It
+// because its context's deadline had passed (it ended as the attempt
+// began): the server could not have answered in time. It
 // matches [context.DeadlineExceeded], reports Timeout() true, and is
 // [callguard.Permanent]: a later attempt would have even less time, and the
 // server never saw the request, so a breaker does not count it. A handler

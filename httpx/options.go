@@ -115,9 +115,11 @@ func WithPropagation(on bool) TransportOption {
 // changed. The default is [DefaultDeadlineMargin]; zero means no margin.
 // [Handler] panics if d < 0.
 //
-// The margin is taken on the receiving side, as grpcx takes it from gRPC's
-// own deadline: the transport sends the whole time left, as grpc-timeout
-// does. Each hop of a call chain spends one margin.
+// The margin is taken on the receiving side, in grpcx too: gRPC's deadline
+// travels as grpc-timeout, which gRPC computes from the caller's context,
+// so a client could shorten it only by giving up sooner itself. The
+// transport sends the whole time left, as gRPC does. Each hop of a call
+// chain spends one margin.
 func WithDeadlineMargin(d time.Duration) HandlerOption {
 	return handlerOption(func(o *handlerOptions) { o.margin = d })
 }

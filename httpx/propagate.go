@@ -122,8 +122,9 @@ func dropClaims(hdr http.Header) {
 }
 
 // deadline sets ctx's deadline from the request's Callguard-Timeout, less
-// the margin, and the server's max deadline. It returns a [*classify.DeadlineError] when the
-// time left is not enough to serve the request.
+// the margin, and the server's max deadline. It returns a
+// [*classify.DeadlineError] when the time left is not enough to serve the
+// request.
 func (h *handler) deadline(ctx context.Context, hdr http.Header) (context.Context, context.CancelFunc, error) {
 	d, set := h.maxDeadline, h.maxDeadline > 0
 	if v := hdr[timeout.Header]; len(v) > 0 && (!h.edge || set) {
