@@ -9,12 +9,13 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/classify"
+	"github.com/callguard/callguard/internal/propagation"
 	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/ttl"
 )
 
 // requestIDKey is the metadata key of the correlation id.
-const requestIDKey = "x-request-id"
+var requestIDKey = propagation.RequestID.Metadata()
 
 // outgoing returns ctx with the outgoing metadata of an attempt made with
 // it: callguard-hops, callguard-path when the path is not empty,
@@ -73,39 +74,34 @@ func hopsMD(hops string) metadata.MD {
 	return *hopsMDs[n].Load()
 }
 
-// incoming returns the last value of key in the incoming metadata of ctx,
-// or "". It copies only the values of key, not the whole metadata as
-// metadata.FromIncomingContext does.
-func incoming(ctx context.Context, key string) string {
-	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
-		return v[len(v)-1]
+// incomingMD maps the incoming metadata of a call to the fields of
+// [propagation]. The client interceptors send their hops, path and
+// priority after any that the caller set, so the last of these is the
+// newest: Get returns it alone. Request ids come as sent, the first
+// counting, as in httpx. Get copies only the values of one key, not the
+// whole metadata as metadata.FromIncomingContext does.
+type incomingMD struct{ ctx context.Context }
+
+// Get returns the values of f's key.
+func (m incomingMD) Get(f propagation.Field) []string {
+	v := metadata.ValueFromIncomingContext(m.ctx, f.Metadata())
+	if f != propagation.RequestID && len(v) > 1 {
+		return v[len(v)-1:]
 	}
-	return ""
+	return v
 }
 
-// incomingFirst returns the first value of key in the incoming metadata of
-// ctx, or "", as httpx reads the first X-Request-Id.
-func incomingFirst(ctx context.Context, key string) string {
-	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
-// edgeKeys are the metadata keys of the callers' claims that an [Edge]
-// server ignores.
-var edgeKeys = [...]string{ttl.HopsMetadata, ttl.PathMetadata, loadshed.PriorityMetadata}
-
-// untrusted returns ctx with the edgeKeys taken out of its incoming
-// metadata, so that a handler that copies the metadata to an outgoing call
-// does not pass an untrusted client's claim on to a server that trusts its
-// callers. It copies the metadata only when one of them is there.
+// untrusted returns ctx with the metadata of the callers' claims
+// ([propagation.Claims]) taken out of its incoming metadata, so that a
+// handler that copies the metadata to an outgoing call does not pass an
+// untrusted client's claim on to a server that trusts its callers. It
+// copies the metadata only when one of them is there.
 func untrusted(ctx context.Context) context.Context {
-	for _, k := range edgeKeys {
-		if metadata.ValueFromIncomingContext(ctx, k) != nil {
+	for _, f := range propagation.Claims {
+		if k := f.Metadata(); k != "" && metadata.ValueFromIncomingContext(ctx, k) != nil {
 			md, _ := metadata.FromIncomingContext(ctx) // a copy, keys in lower case
-			for _, k := range edgeKeys {
-				delete(md, k)
+			for _, f := range propagation.Claims {
+				delete(md, f.Metadata())
 			}
 			return metadata.NewIncomingContext(ctx, md)
 		}
@@ -122,25 +118,9 @@ func idHeader(id string) metadata.MD { return metadata.MD{requestIDKey: {id}} }
 // call ends. A call that cannot finish in time gets a DeadlineExceeded
 // error.
 func (s *server) inbound(ctx context.Context) (_ context.Context, cancel context.CancelFunc, _ error) {
-	// With no hop metadata (or under Edge), Inbound leaves the context as
-	// it is, and the server's TTL policy gives the call its default budget
-	// (ttl.WithDefaultHops).
-	var hops, path string
-	if !s.edge {
-		hops, path = incoming(ctx, ttl.HopsMetadata), incoming(ctx, ttl.PathMetadata)
-	}
-	ctx = ttl.Inbound(ctx, hops, path)
-	if !s.edge {
-		if p, ok := loadshed.ParsePriority(incoming(ctx, loadshed.PriorityMetadata)); ok && p != loadshed.Default {
-			ctx = loadshed.NewContext(ctx, p)
-		}
-	} else {
+	ctx, _ = propagation.Inbound(ctx, incomingMD{ctx}, propagation.Server{Edge: s.edge, RequestIDs: s.requestIDs})
+	if s.edge {
 		ctx = untrusted(ctx)
-	}
-	if id := incomingFirst(ctx, requestIDKey); callguard.ValidRequestID(id) {
-		ctx = callguard.ContextWithRequestID(ctx, id)
-	} else if s.requestIDs {
-		ctx = callguard.ContextWithRequestID(ctx, callguard.NewRequestID())
 	}
 	if s.margin == 0 && s.maxDeadline == 0 && s.minService == 0 {
 		return ctx, nil, nil

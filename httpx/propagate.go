@@ -3,18 +3,18 @@ package httpx
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/classify"
+	"github.com/callguard/callguard/internal/propagation"
 	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/timeout"
 	"github.com/callguard/callguard/ttl"
 )
 
 // headerRequestID is the correlation id's header, in canonical form.
-const headerRequestID = "X-Request-Id"
+var headerRequestID = propagation.RequestID.Header()
 
 // A wire holds what an attempt sends of its context: the values of the
 // callguard headers and of X-Request-Id. The zero wire sends nothing; a
@@ -85,39 +85,32 @@ func (w *wire) request(ctx context.Context, req *http.Request) *http.Request {
 }
 
 // inbound returns the context that the handler of r gets: with the hop
-// budget, call path, priority, deadline and request id that r carries, as far as h
-// trusts them, and cancel, to call when the handler is done, or nil. It
-// also echoes the request id in w's header. A non-nil err, a
-// [*classify.DeadlineError], means that r has too little time left to be
-// served: the caller answers 504.
+// budget, call path, priority, deadline and request id that r carries, as
+// far as h trusts them (see [propagation.Inbound]), and cancel, to call when the
+// handler is done, or nil. It also echoes the request id in w's header. A
+// non-nil err, a [*classify.DeadlineError], means that r has too little
+// time left to be served: the caller answers 504.
 func (h *handler) inbound(w http.ResponseWriter, r *http.Request) (ctx context.Context, cancel context.CancelFunc, err error) {
-	hdr := r.Header
-	var hops, path string
-	if !h.edge {
-		hops, path = first(hdr[ttl.HopsHeader]), joined(hdr[ttl.PathHeader])
-	}
-	// With neither header (or under Edge), Inbound leaves the context as it
-	// is, and the server's TTL policy gives the request its default budget.
-	ctx = ttl.Inbound(r.Context(), hops, path)
-	if !h.edge {
-		if p, ok := loadshed.ParsePriority(first(hdr[loadshed.PriorityHeader])); ok && p != loadshed.Default {
-			ctx = loadshed.NewContext(ctx, p)
-		}
-	}
-	if id := h.requestID(hdr); id != "" {
-		ctx = callguard.ContextWithRequestID(ctx, id)
+	ctx, id := propagation.Inbound(r.Context(), header(r.Header), propagation.Server{Edge: h.edge, RequestIDs: h.requestIDs})
+	if id != "" {
 		w.Header()[headerRequestID] = []string{id}
 	}
-	return h.deadline(ctx, hdr)
+	return h.deadline(ctx, r.Header)
 }
+
+// header maps an inbound request's header to the fields of [propagation].
+type header http.Header
+
+// Get returns the values of f's header.
+func (h header) Get(f propagation.Field) []string { return h[f.Header()] }
 
 // dropClaims removes from hdr, the header of a request to an [Edge]
 // server, the callguard headers that Edge ignores or caps, so that no copy
 // of them that the handler makes (for an outgoing call) passes a client's
 // claim on.
 func dropClaims(hdr http.Header) {
-	for _, k := range [...]string{ttl.HopsHeader, ttl.PathHeader, timeout.Header, loadshed.PriorityHeader} {
-		delete(hdr, k)
+	for _, f := range propagation.Claims {
+		delete(hdr, f.Header())
 	}
 }
 
@@ -148,30 +141,10 @@ func (h *handler) deadline(ctx context.Context, hdr http.Header) (context.Contex
 	return ctx, cancel, nil
 }
 
-// requestID returns the request id for a request with header hdr: its
-// X-Request-Id if valid, else a new one if h creates them, else "".
-func (h *handler) requestID(hdr http.Header) string {
-	if id := first(hdr[headerRequestID]); callguard.ValidRequestID(id) {
-		return id
-	}
-	if h.requestIDs {
-		return callguard.NewRequestID()
-	}
-	return ""
-}
-
 // first returns the first of a header's values, or "".
 func first(v []string) string {
 	if len(v) == 0 {
 		return ""
 	}
 	return v[0]
-}
-
-// joined returns a header's values joined by commas, as one value.
-func joined(v []string) string {
-	if len(v) > 1 {
-		return strings.Join(v, ",")
-	}
-	return first(v)
 }
