@@ -1,5 +1,5 @@
 // Package classify sorts the errors a server-side handler or policy returns
-// into the classes of DESIGN.md's status mapping, so that httpx and grpcx
+// into the classes of docs/design.md's status mapping, so that httpx and grpcx
 // map them the same way.
 package classify
 
@@ -48,7 +48,7 @@ type Coded interface {
 // whatever its last attempt's error was: the server's own client has
 // retried its dependency as far as its policy allowed, so the server's
 // callers must not retry in their turn, or retries multiply tier by tier
-// (DESIGN.md, "Errors are the protocol"). Only a last error that retrying
+// (docs/design.md, "Errors are the protocol"). Only a last error that retrying
 // cannot fix keeps its class: a permanent error, a loop, an exhausted hop
 // budget.
 func Error(err error) (k Kind, pushback time.Duration) {
