@@ -15,7 +15,12 @@
 //
 // The policy is wrapped once, when the interceptor is made; the policies
 // compose as callguard.Chain says (the first is the outermost). gRPC runs
-// chained interceptors the same way: the first is the outermost.
+// chained interceptors the same way: the first is the outermost. A nil
+// policy means no policy: the interceptors then only carry the call's
+// context across (see "Hops, loops, deadlines and request ids"). Options
+// are per side, as gRPC's DialOption and ServerOption are: the client side
+// takes [ClientOption]s, the server side [ServerOption]s, and an option of
+// one side does not compile on the other.
 //
 // # Clients
 //

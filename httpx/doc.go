@@ -17,7 +17,11 @@
 //	srv := &http.Server{Handler: httpx.Handler(mux, in)}
 //
 // As in every callguard pipeline, the first policy of a Chain is the
-// outermost: Chain(a, b) runs a around b around the attempt.
+// outermost: Chain(a, b) runs a around b around the attempt. A nil policy
+// means no policy: the transport and the Handler then only carry the
+// request's context across. NewTransport takes [TransportOption]s and
+// Handler [HandlerOption]s; an option of one side does not compile on the
+// other.
 //
 // # Client: responses become errors, and back
 //
