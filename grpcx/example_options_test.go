@@ -13,7 +13,9 @@ import (
 )
 
 // deadlinePrinter prints the time its handler has, to a tenth of a second.
-type deadlinePrinter struct{ testpb.UnimplementedTestServiceServer }
+type deadlinePrinter struct {
+	testpb.UnimplementedTestServiceServer
+}
 
 func (deadlinePrinter) UnaryCall(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
 	dl, _ := ctx.Deadline()
