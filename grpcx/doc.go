@@ -49,7 +49,7 @@
 //
 // # Hops, loops, deadlines and request ids
 //
-// The interceptors carry what DESIGN.md's wire protocol says from service
+// The interceptors carry what the wire protocol (docs/design.md) says from service
 // to service with no code in the handlers. A server interceptor puts the
 // inbound callguard-hops, callguard-path, callguard-priority and
 // x-request-id metadata in the handler's context; a client interceptor

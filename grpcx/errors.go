@@ -14,7 +14,7 @@ import (
 	"github.com/callguard/callguard/ttl"
 )
 
-// Metadata keys of the wire protocol (DESIGN.md, "Wire protocol").
+// Metadata keys of the wire protocol (docs/design.md, "Wire protocol").
 const (
 	// pushbackKey carries the pushback of gRFC A6: milliseconds to wait
 	// before a retry; negative or not an integer means "do not retry".
@@ -93,7 +93,7 @@ func statusOf(ctx context.Context, err error) *status.Status {
 
 // serverError maps the error of a handler run under a server policy to the
 // trailer to send and the error the server interceptor returns with it,
-// following DESIGN.md's status mapping. md is nil when there is no trailer
+// following the status mapping of docs/design.md. md is nil when there is no trailer
 // to send; an error it does not map is returned unchanged, for gRPC to turn
 // into a status as it always does. With internal false, for an [Edge]
 // server, a loop is answered without the names of internal services: no

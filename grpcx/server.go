@@ -17,7 +17,7 @@ import (
 // timeout's deadline, for example).
 //
 // When the policy refuses the call or the handler fails, the error is
-// mapped to a status as DESIGN.md's table says:
+// mapped to a status as the table of docs/design.md says:
 //
 //   - overloaded, rejected, shed (bulkhead.ErrFull, breaker.ErrOpen,
 //     [callguard.ErrOverloaded]): Unavailable, with the trailer

@@ -14,7 +14,7 @@ import (
 )
 
 // Headers of the callguard wire protocol that httpx reads and writes
-// (DESIGN.md, "Wire protocol"), in canonical form.
+// (docs/design.md, "Wire protocol"), in canonical form.
 const (
 	headerPushback   = "Callguard-Pushback" // ms; negative: don't retry
 	headerError      = "Callguard-Error"    // "loop" or "hops"

@@ -78,7 +78,7 @@
 //
 // # Wire protocol
 //
-// httpx reads and writes the headers of DESIGN.md's wire protocol:
+// httpx reads and writes the headers of the wire protocol (docs/design.md):
 // Callguard-Hops, Callguard-Path (package ttl's codecs), Callguard-Timeout
 // (grpc-timeout syntax, package timeout's codec), Callguard-Priority
 // (package loadshed's; sent only when not the default), X-Request-Id,

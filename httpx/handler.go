@@ -65,7 +65,7 @@ var (
 // ([loadshed.OutcomeOf]); other answers are samples of the service time.
 //
 // When p refuses the request, or fails it after next ran without writing a
-// response, Handler answers in next's place (DESIGN.md, "Status mapping"):
+// response, Handler answers in next's place (docs/design.md, "Status mapping"):
 //
 //   - an overloaded error (a shed request, a full bulkhead, an open
 //     breaker, any [callguard.ErrOverloaded]): 503 Service Unavailable

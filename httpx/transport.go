@@ -26,6 +26,12 @@ var (
 // [http.DefaultTransport]; p nil means no policy (each request is sent
 // once). The policy is wired once, here.
 //
+// When the policy gives up on a request that got a response (retries
+// exhausted on 503s, a breaker that opened after it), the caller gets that
+// last response with a nil error, as the RoundTripper contract requires.
+// [ResponseError] turns it into the error the policy saw (see its
+// example); without a response, the error comes back as it is.
+//
 // Each attempt's outcome goes through the classification (see [Classify]
 // and [WithClassifier]) to become the error that the policy sees. The
 // transport keeps the RoundTripper contract:
