@@ -66,6 +66,7 @@ type AIMD struct {
 // window is what one sampling window measured.
 type window struct {
 	at          int64   // ns since the limiter's epoch, when it closed
+	samples     int64   // released requests sampled
 	rtt         float64 // average latency, ns, > 0
 	maxInflight int64   // most calls in flight at any admission
 	drops       int64   // Dropped releases
@@ -216,14 +217,24 @@ func orDefault(v, def float64) float64 {
 // copies of a service do not all probe at once), the limit drops to the
 // floor for one window, to drain the queue, and the next window's average
 // latency becomes the new minimum RTT; the limit then goes back where it
-// was. Between probes a window faster than the minimum RTT lowers it. A
-// probe costs the shed calls of two windows (0.2 s) a minute at most.
+// was. Between probes the minimum RTT does not change, as in Envoy: a
+// window of fast calls (cache hits) would otherwise lower it, and the
+// ordinary calls after it would shrink a limit they need. A probe keeps
+// the limit at the floor for two windows, each at least 100ms
+// ([WithWindow]) and twice the average latency, with at least 10 calls:
+// 0.2 s every 25.5–34.5 s for a service of a few milliseconds, more for a
+// slow one (about 1.8 s for a service time of 300ms).
 //
-// A window with a [Dropped] release multiplies the limit by Backoff, so
-// that calls timing out or whose callers gave up after a long wait shrink
-// it whatever the latency says; a window in which the service held less
-// than half the limit, and nothing was refused, does not grow it
-// ("app-limited").
+// The tolerated rise is the larger of Buffer·minRTT and 50µs: below that,
+// a difference of latency is the scheduler's noise, not queueing, and a
+// service of sub-microsecond calls would otherwise shed its work for it.
+//
+// A window in which at least 1% of the releases were [Dropped] multiplies
+// the limit by Backoff, so that calls timing out or whose callers gave up
+// after a long wait shrink it whatever the latency says; a lone drop in a
+// large window (a slow call whose user left) does not. A window in which
+// the service held less than half the limit, and nothing was refused,
+// does not grow it ("app-limited").
 //
 // Why not [Gradient2], the default before it: Gradient2 compares the
 // latency with its own long-term average, and under a sustained overload
@@ -235,8 +246,8 @@ func orDefault(v, def float64) float64 {
 //
 // Zero fields take the defaults.
 type Gradient struct {
-	Buffer         float64       // latency above the minimum RTT tolerated, as a share of it, in [0, 1]; default 0.25 (Envoy's)
-	MinRTTInterval time.Duration // time between probes of the minimum RTT, > 0; default 30s (Envoy: 60s)
+	Buffer         float64       // latency above the minimum RTT tolerated, as a share of it, in (0, 1]; zero means the default 0.25 (Envoy's)
+	MinRTTInterval time.Duration // time between probes of the minimum RTT, in (0, 24h]; default 30s (Envoy: 60s)
 	Backoff        float64       // factor after a window with drops, in [0.5, 1); default 0.9
 }
 
@@ -247,8 +258,8 @@ func (g Gradient) controller(seed uint64) controller {
 	switch {
 	case !(g.Buffer >= 0 && g.Buffer <= 1):
 		panic(fmt.Sprintf("loadshed: Gradient buffer must be in [0, 1], got %v", g.Buffer))
-	case g.MinRTTInterval < 0:
-		panic(fmt.Sprintf("loadshed: Gradient min RTT interval must be > 0, got %v", g.MinRTTInterval))
+	case g.MinRTTInterval < 0 || g.MinRTTInterval > 24*time.Hour:
+		panic(fmt.Sprintf("loadshed: Gradient min RTT interval must be in (0, 24h], got %v", g.MinRTTInterval))
 	case !(g.Backoff >= 0.5 && g.Backoff < 1):
 		panic(fmt.Sprintf("loadshed: Gradient backoff must be in [0.5, 1), got %v", g.Backoff))
 	}
@@ -290,11 +301,11 @@ func (g *gradient) update(est float64, w window) float64 {
 		}
 		return 0
 	}
-	if w.drops > 0 {
+	if w.drops > 0 && w.drops*100 >= w.samples {
 		return est * g.Backoff
 	}
-	g.minRTT = min(g.minRTT, w.rtt)
-	gradient := max(0.5, min(2, g.minRTT*(1+g.Buffer)/w.rtt))
+	tolerated := g.minRTT + max(g.minRTT*g.Buffer, float64(50*time.Microsecond))
+	gradient := max(0.5, min(2, tolerated/w.rtt))
 	next := gradient * est
 	next += math.Sqrt(next)
 	if next > est && float64(w.maxInflight) < est/2 && !w.shed {

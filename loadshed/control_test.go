@@ -138,29 +138,21 @@ func TestGradientProbesMinRTT(t *testing.T) {
 // TestGradientHoldsLatency checks the point of Gradient: under sustained
 // overload of a service whose latency grows with the calls in flight, the
 // limit settles near the service's own concurrency, so that admitted calls
-// wait about one service time, and stays there; Gradient2 in the same
-// setting lets it grow with the latency.
+// wait about one service time, and stays there.
 func TestGradientHoldsLatency(t *testing.T) {
-	for _, tt := range []struct {
-		algo     Algorithm
-		min, max int
-	}{
-		{Gradient{}, 4, 10},
-	} {
-		clk := clock.NewFake()
-		l := New(withClock(clk), WithAlgorithm(tt.algo))
-		for range 600 { // about a minute of overload: one probe or two more
-			windowOf(t, l, clk, l.Limit(), workers4(l.Limit()))
-		}
-		// Sample the limit outside a probe.
-		got := l.Limit()
-		for got == DefaultMinLimit {
-			got = windowOf(t, l, clk, l.Limit(), workers4(l.Limit()))
-		}
-		t.Logf("%T, 4 workers saturated for a minute: limit %d, latency %v", tt.algo, got, workers4(got))
-		if got < tt.min || got > tt.max {
-			t.Errorf("%T: limit = %d, want in [%d, %d]", tt.algo, got, tt.min, tt.max)
-		}
+	clk := clock.NewFake()
+	l := New(withClock(clk))
+	for range 600 { // about a minute of overload: one probe or two more
+		windowOf(t, l, clk, l.Limit(), workers4(l.Limit()))
+	}
+	// Sample the limit outside a probe.
+	got := l.Limit()
+	for got == DefaultMinLimit {
+		got = windowOf(t, l, clk, l.Limit(), workers4(l.Limit()))
+	}
+	t.Logf("4 workers saturated for a minute: limit %d, latency %v", got, workers4(got))
+	if got < 4 || got > 10 {
+		t.Errorf("limit = %d, want in [4, 10]", got)
 	}
 }
 
@@ -183,14 +175,21 @@ func TestGradientReprobes(t *testing.T) {
 func TestGradientDropsAndAppLimited(t *testing.T) {
 	clk := clock.NewFake()
 	l := New(withClock(clk), WithInitialLimit(100))
-	windowOf(t, l, clk, 100, 5*time.Millisecond)
-	windowOf(t, l, clk, 100, 5*time.Millisecond) // probe done: limit back at 100
-	if got := windowOf(t, l, clk, 10, 5*time.Millisecond); got != 100 {
-		t.Errorf("Limit() after an app-limited window = %d, want 100", got)
+	for range 3 { // the probe: a window to start it, one to drain, one to measure
+		windowOf(t, l, clk, 100, 5*time.Millisecond)
+	}
+	if got := l.Limit(); got != 100 {
+		t.Fatalf("Limit() after the probe = %d, want 100 restored", got)
+	}
+	// The first window at 10 in flight began with the probe's last
+	// rounds at 100; the second is app-limited throughout.
+	before := windowOf(t, l, clk, 10, 5*time.Millisecond)
+	if got := windowOf(t, l, clk, 10, 5*time.Millisecond); got != before {
+		t.Errorf("Limit() after an app-limited window = %d, want %d", got, before)
 	}
 	rounds(t, l, clk, 110*time.Millisecond, 10*time.Millisecond, Dropped)
-	if got := l.Limit(); got != 90 {
-		t.Errorf("Limit() after a window of drops = %d, want 90", got)
+	if got, want := l.Limit(), int(float64(before)*0.9); got != want {
+		t.Errorf("Limit() after a window of drops = %d, want %d", got, want)
 	}
 }
 
@@ -200,7 +199,8 @@ func TestNewGradientPanics(t *testing.T) {
 		want string
 	}{
 		{Gradient{Buffer: -1}, "loadshed: Gradient buffer must be in [0, 1], got -1"},
-		{Gradient{MinRTTInterval: -1}, "loadshed: Gradient min RTT interval must be > 0, got -1ns"},
+		{Gradient{MinRTTInterval: -1}, "loadshed: Gradient min RTT interval must be in (0, 24h], got -1ns"},
+		{Gradient{MinRTTInterval: 25 * time.Hour}, "loadshed: Gradient min RTT interval must be in (0, 24h], got 25h0m0s"},
 		{Gradient{Backoff: 1}, "loadshed: Gradient backoff must be in [0.5, 1), got 1"},
 	} {
 		func() {
@@ -261,5 +261,98 @@ func TestRelayedRefusalsKeepLimit(t *testing.T) {
 	}
 	if got := l.Limit(); got != 16 {
 		t.Errorf("Limit() after 5s of relayed refusals = %d, want 16", got)
+	}
+}
+
+// probed returns a Gradient limiter at limit 40 whose probe measured a
+// minimum RTT of 10ms.
+func probed(t *testing.T, clk *clock.Fake) *Limiter {
+	t.Helper()
+	l := New(withClock(clk), WithInitialLimit(40))
+	for range 3 {
+		windowOf(t, l, clk, 40, 10*time.Millisecond)
+	}
+	if got := l.Limit(); got != 40 {
+		t.Fatalf("Limit() after the probe = %d, want 40", got)
+	}
+	return l
+}
+
+// TestGradientMinRTTOnlyFromProbes: one window of fast calls (cache hits)
+// does not lower the minimum RTT, so the ordinary calls after it, which do
+// not queue, keep the limit. When a fast window lowered it, the limit fell
+// from 40 towards 7, below the 10 calls the service needed.
+func TestGradientMinRTTOnlyFromProbes(t *testing.T) {
+	clk := clock.NewFake()
+	l := probed(t, clk)
+	windowOf(t, l, clk, 10, 2*time.Millisecond)
+	for range 10 {
+		windowOf(t, l, clk, 10, 10*time.Millisecond)
+	}
+	if got := l.Limit(); got < 40 {
+		t.Errorf("Limit() after a fast window and 10 ordinary ones = %d, want >= 40", got)
+	}
+}
+
+// TestGradientLoneDrop: one drop in a window of a hundred releases (a slow
+// call whose user left) does not back the limit off; a window with 5% of
+// drops does.
+func TestGradientLoneDrop(t *testing.T) {
+	for _, tt := range []struct {
+		drops int
+		want  bool // backed off
+	}{{1, false}, {5, true}} {
+		clk := clock.NewFake()
+		l := probed(t, clk)
+		for i := range 100 {
+			tok, err := l.Acquire(critical)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(time.Millisecond + time.Millisecond/10) // ≥ 100ms in all
+			if i < tt.drops {
+				tok.Release(Dropped)
+			} else {
+				tok.Release(Success)
+			}
+		}
+		if got := l.Limit(); (got < 40) != tt.want {
+			t.Errorf("%d drops in 100: Limit() = %d, backed off %v, want %v", tt.drops, got, got < 40, tt.want)
+		}
+	}
+}
+
+// TestGradientSubMicrosecond: a service of sub-microsecond calls keeps its
+// limit when a few slower ones come later; measured in whole microseconds,
+// its minimum RTT was 0, the slower calls looked like queueing, and the
+// limit fell to the floor.
+func TestGradientSubMicrosecond(t *testing.T) {
+	clk := clock.NewFake()
+	l := New(withClock(clk), WithInitialLimit(50))
+	for i := range 1_000_000 { // 0.84s: eight windows or more, the probe done
+		tok, err := l.Acquire(critical)
+		if err != nil {
+			t.Fatalf("call %d refused at limit %d", i, l.Limit())
+		}
+		d := 800 * time.Nanosecond
+		if i > 400_000 && i%50 == 0 { // after the probe: the scheduler's noise
+			d = 3 * time.Microsecond
+		}
+		clk.Advance(d)
+		tok.Release(Success)
+	}
+	if got := l.Limit(); got < 50 {
+		t.Errorf("Limit() after 1M sub-microsecond calls = %d, want >= 50", got)
+	}
+}
+
+// TestCanceledFromStart: callers that all give up after a long wait from
+// the very start, before any latency is known, still shrink the limit.
+func TestCanceledFromStart(t *testing.T) {
+	clk := clock.NewFake()
+	l := New(withClock(clk))
+	rounds(t, l, clk, 20*time.Second, 2*time.Second, Canceled)
+	if got := l.Limit(); got >= DefaultInitialLimit {
+		t.Errorf("Limit() after 20s of callers leaving after 2s = %d, want < %d", got, DefaultInitialLimit)
 	}
 }

@@ -222,8 +222,9 @@ const (
 	Ignored
 	// Canceled: the caller went away before the request finished. If the
 	// request held its slot for more than twice the limiter's long-term
-	// latency, it is [Dropped]: its caller gave up waiting, so the limit
-	// lets too much queue; otherwise it is [Ignored]. Counting such
+	// latency (before the first window, for more than a window), it is
+	// [Dropped]: its caller gave up waiting, so the limit lets too much
+	// queue; otherwise it is [Ignored]. Counting such
 	// cancellations as nothing let a limit that had grown too high stay
 	// there, every admitted request waiting until its caller left (a
 	// 4x overload on loopback collapsed to 0 goodput that way).

@@ -4,12 +4,15 @@ import "time"
 
 // The sums of a window pack, in one word so that a release adds both with
 // one atomic operation, the count of samples in the low countBits bits and
-// the sum of their latencies, in µs, above. A window closes early when
-// either half fills, so neither overflows: 2^19 samples, 2^43µs (100 days).
+// the sum of their latencies, in ns, above. A window closes early when
+// either half fills, so neither overflows: 2^19 samples, 2^43 ns (2.4 h of
+// latency summed). Nanoseconds, not microseconds: summed in µs, calls
+// faster than 1µs counted as 0, and a minimum RTT of 0 pinned Gradient's
+// limit to its floor.
 const (
 	countBits = 20
 	countMask = 1<<countBits - 1
-	maxSumUS  = 1<<(64-countBits) - 1
+	maxSum    = 1<<(64-countBits) - 1
 )
 
 // sample records the latency of one released request and, when the
@@ -24,15 +27,22 @@ func (l *Limiter) sample(start, inflight int64, o Outcome) {
 	if o == Canceled {
 		// A caller that left before the long-term latency doubled says
 		// nothing; one that left after waiting longer says the queue is
-		// too long for its patience.
-		if b := l.baseline.Load(); b == 0 || now-start <= 2*b {
+		// too long for its patience. Before the first window there is
+		// no latency to compare with: a caller that waited longer than
+		// a whole window gave up on a queue, so that callers who all
+		// leave from the start still close windows and shrink the limit.
+		limit := 2 * l.baseline.Load()
+		if limit == 0 {
+			limit = int64(l.window)
+		}
+		if now-start <= limit {
 			return
 		}
 		o = Dropped
 	}
 	drop := o == Dropped
-	rtt := uint64(max(now-start, 0)) / 1000 // µs
-	w := l.win.sums.Add(min(rtt, maxSumUS)<<countBits | 1)
+	rtt := uint64(max(now-start, 0))
+	w := l.win.sums.Add(min(rtt, maxSum)<<countBits | 1)
 	if drop {
 		l.win.drops.Add(1)
 	}
@@ -41,7 +51,7 @@ func (l *Limiter) sample(start, inflight int64, o Outcome) {
 			break
 		}
 	}
-	if (now >= l.next.Load() || w&countMask >= countMask/2 || w>>countBits >= maxSumUS/2) && l.ctl.TryLock() {
+	if (now >= l.next.Load() || w&countMask >= countMask/2 || w>>countBits >= maxSum/2) && l.ctl.TryLock() {
 		l.closeWindow(now)
 		l.ctl.Unlock()
 	}
@@ -52,7 +62,7 @@ func (l *Limiter) sample(start, inflight int64, o Outcome) {
 // l.ctl is held.
 func (l *Limiter) closeWindow(now int64) {
 	sums := l.win.sums.Load()
-	full := sums&countMask >= countMask/2 || sums>>countBits >= maxSumUS/2
+	full := sums&countMask >= countMask/2 || sums>>countBits >= maxSum/2
 	if !full && (now < l.next.Load() || sums&countMask < DefaultWindowSamples) {
 		return
 	}
@@ -60,7 +70,8 @@ func (l *Limiter) closeWindow(now int64) {
 	n := sums & countMask
 	w := window{
 		at:          now,
-		rtt:         max(float64(sums>>countBits)*1000/float64(n), 1),
+		rtt:         max(float64(sums>>countBits)/float64(n), 1),
+		samples:     int64(n),
 		maxInflight: l.win.maxIn.Swap(0),
 		drops:       l.win.drops.Swap(0),
 		shed:        l.shedInWindow(),
