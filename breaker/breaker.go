@@ -82,9 +82,10 @@ func New(opts ...Option) *Breaker {
 	fn := o.onStateChange
 	st.OnStateChange = func(name string, from, to gobreaker.State) {
 		// gobreaker calls this under its lock, as it changes state, so
-		// openUntil follows the state in order. It is set a moment after
-		// gobreaker's own expiry, so the fast path never lets a call
-		// through that gobreaker would refuse.
+		// openUntil follows the state in order. The fast path only ever
+		// refuses; since openUntil is set a moment after gobreaker sets
+		// its own expiry, it may refuse for a few microseconds after
+		// gobreaker would have let a probe through, never the reverse.
 		until := int64(0)
 		if to == gobreaker.StateOpen {
 			until = int64(time.Since(b.epoch) + o.openTimeout)

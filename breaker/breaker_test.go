@@ -193,6 +193,7 @@ func TestProbeOutcome(t *testing.T) {
 		{"failure reopens", fail, "half-open -> open"},
 		{"timeout reopens", func(context.Context) error { return context.DeadlineExceeded }, "half-open -> open"},
 		{"cancellation keeps half-open", func(context.Context) error { return context.Canceled }, ""},
+		{"shed keeps half-open", func(context.Context) error { return callguard.Overloaded(0, nil) }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,6 +209,11 @@ func TestProbeOutcome(t *testing.T) {
 			}
 			if tt.wantTransition == "" && cb.State() != HalfOpen { // half-open has no timeout
 				t.Fatalf("State() = %v, want %v", cb.State(), HalfOpen)
+			}
+			if tt.wantTransition == "" { // the probe freed its slot: the next one runs
+				if err := cb.Do(context.Background(), succeed); err != nil || last != "half-open -> closed" {
+					t.Fatalf("next probe: Do = %v, transition %q; want nil, half-open -> closed", err, last)
+				}
 			}
 		})
 	}
