@@ -19,8 +19,9 @@ import (
 //
 //   - ResourceExhausted from a server is its refusal for load:
 //     [callguard.Overloaded], which a breaker does not count and a throttle
-//     does; retried only after the delay of a grpc-retry-pushback-ms
-//     trailer, not at all without one (gRPC's own retry policy does not
+//     does; retried only after the positive delay of a
+//     grpc-retry-pushback-ms trailer, not at all without one (a pushback
+//     of 0 is no delay) (gRPC's own retry policy does not
 //     retry it either unless configured to).
 //   - Unavailable, Aborted and DeadlineExceeded from a server: failures,
 //     retried. Retry never retries once the caller's
@@ -132,8 +133,8 @@ func trailerPath(trailer metadata.MD) []string {
 }
 
 // untrustedCert reports whether st is the client's own refusal of the server's
-// certificate: no retry and no other caller can fix it, and the server is
-// not at fault. gRPC reports it as Unavailable with no trailer and only the
+// certificate (unknown authority, wrong name, expired): no retry can fix
+// it, and a breaker must not count it as the server failing calls. gRPC reports it as Unavailable with no trailer and only the
 // handshake's text ("transport: authentication handshake failed: tls:
 // failed to verify certificate: x509: …"): no error type or status detail
 // carries it, so the text is matched, narrowly.
