@@ -1,6 +1,7 @@
 package callguard
 
 import (
+	"context"
 	"errors"
 	"time"
 )
@@ -156,6 +157,46 @@ func IsPermanent(err error) bool {
 		return ok && p.Permanent()
 	})
 }
+
+// IsExhausted reports whether err says that a retry policy gave up: that
+// it made every attempt it was allowed and the last one still failed
+// (retry.ErrExhausted). It is true when any error in err's chain has a
+// method Exhausted() bool that returns true; retry's errors have one.
+//
+// A server answers such an error "overloaded: do not retry", so that
+// retries do not multiply tier by tier (docs/design.md, "Errors are the
+// protocol").
+func IsExhausted(err error) bool {
+	if err == nil {
+		return false
+	}
+	return walk(err, func(e error) bool {
+		x, ok := e.(interface{ Exhausted() bool })
+		return ok && x.Exhausted()
+	})
+}
+
+// ErrTooLate is matched, with errors.Is, by every refusal of a call for want
+// of time: the caller's deadline left less time than the call needs, so it
+// was refused before it ran (loadshed.ErrDeadline is ErrTooLate; the
+// adapters' minimum service time refuses with it too). A retry could only
+// meet it again with less time left, so servers answer it with a timeout
+// status and "do not retry".
+//
+// ErrTooLate matches [context.DeadlineExceeded] and reports Timeout() true.
+// It does not match [ErrOverloaded]: the callee is not overloaded, the
+// caller's budget is too short.
+var ErrTooLate error = tooLate{}
+
+type tooLate struct{}
+
+func (tooLate) Error() string { return "callguard: deadline too short for the expected service time" }
+
+// Is reports whether target is [context.DeadlineExceeded].
+func (tooLate) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// Timeout reports true.
+func (tooLate) Timeout() bool { return true }
 
 // A NoRetryError marks an error that retrying must not repeat but that is
 // still a failure of the callee, unlike a [PermanentError]: a 500 answer or

@@ -1,7 +1,6 @@
 package loadshed
 
 import (
-	"context"
 	"strconv"
 	"time"
 
@@ -36,13 +35,14 @@ var ErrRateLimited error = &sentinel{msg: "loadshed: rate limited"}
 // service time (see [WithMinServiceTime]): the request could not finish in
 // time, so it is refused before it takes a slot.
 //
-// ErrDeadline matches [context.DeadlineExceeded] and reports Timeout() true,
-// as timeout.ErrTimeout does, so the adapters answer it with HTTP 504 and
-// gRPC DeadlineExceeded. It deliberately does not match [ErrShed] or
+// ErrDeadline is [callguard.ErrTooLate], the class of every refusal for
+// want of time: it matches [context.DeadlineExceeded] and reports Timeout()
+// true, as timeout.ErrTimeout does, so the adapters answer it with HTTP 504
+// and gRPC DeadlineExceeded. It deliberately does not match [ErrShed] or
 // [callguard.ErrOverloaded]: the server is not overloaded, the caller's
 // budget is too short, and a 503 would make the callers' throttles and
 // breakers count a healthy server as overloaded.
-var ErrDeadline error = deadlineError{}
+var ErrDeadline = callguard.ErrTooLate
 
 // A Reason says why a request was refused.
 type Reason string
@@ -114,15 +114,3 @@ func (s *sentinel) Error() string { return s.msg }
 func (s *sentinel) Is(target error) bool {
 	return target == ErrShed || target == callguard.ErrOverloaded || target == callguard.ErrRejected
 }
-
-type deadlineError struct{}
-
-func (deadlineError) Error() string {
-	return "loadshed: deadline too short for the expected service time"
-}
-
-// Is reports whether target is context.DeadlineExceeded.
-func (deadlineError) Is(target error) bool { return target == context.DeadlineExceeded }
-
-// Timeout reports true.
-func (deadlineError) Timeout() bool { return true }

@@ -2,13 +2,18 @@ package retry
 
 import (
 	"context"
-	"errors"
 	"strconv"
 )
 
 // ErrExhausted is matched, with errors.Is, by every [ExhaustedError]: Do
-// gave up on a call whose last error was still retryable.
-var ErrExhausted = errors.New("retry: attempts exhausted")
+// gave up on a call whose last error was still retryable. It and every
+// ExhaustedError satisfy [callguard.IsExhausted].
+var ErrExhausted error = exhausted{}
+
+type exhausted struct{}
+
+func (exhausted) Error() string   { return "retry: attempts exhausted" }
+func (exhausted) Exhausted() bool { return true }
 
 // A StopReason says why Do stopped retrying an error that was retryable.
 type StopReason uint8
@@ -67,6 +72,9 @@ func (e *ExhaustedError) Unwrap() error { return e.Err }
 
 // Is reports whether target is [ErrExhausted].
 func (e *ExhaustedError) Is(target error) bool { return target == ErrExhausted }
+
+// Exhausted reports true: see [callguard.IsExhausted].
+func (e *ExhaustedError) Exhausted() bool { return true }
 
 // interruptedError is returned when the caller's context ends while Do
 // waits to retry. It matches the context's error (and its cause, when

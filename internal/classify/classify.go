@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/loadshed"
-	"github.com/callguard/callguard/retry"
 )
 
 // A Kind is a class of server-side outcome.
@@ -44,20 +42,20 @@ type Coded interface {
 // Error sorts err. For Overloaded it also returns the pushback delay, zero
 // meaning "do not retry".
 //
-// An error that matches [retry.ErrExhausted] is Overloaded with no delay,
-// whatever its last attempt's error was: the server's own client has
-// retried its dependency as far as its policy allowed, so the server's
-// callers must not retry in their turn, or retries multiply tier by tier
-// (docs/design.md, "Errors are the protocol"). Only a last error that retrying
-// cannot fix keeps its class: a permanent error, a loop, an exhausted hop
-// budget.
+// An error of a retry policy that gave up ([callguard.IsExhausted], as
+// retry.ErrExhausted) is Overloaded with no delay, whatever its last
+// attempt's error was: the server's own client has retried its dependency
+// as far as its policy allowed, so the server's callers must not retry in
+// their turn, or retries multiply tier by tier (docs/design.md, "Errors are
+// the protocol"). Only a last error that retrying cannot fix keeps its
+// class: a permanent error, a loop, an exhausted hop budget.
 func Error(err error) (k Kind, pushback time.Duration) {
 	if err == nil {
 		return Other, 0
 	}
 	c := code(err)
 	switch {
-	case errors.Is(err, retry.ErrExhausted) && !callguard.IsPermanent(err) && c == Other:
+	case callguard.IsExhausted(err) && !callguard.IsPermanent(err) && c == Other:
 		return Overloaded, 0
 	case errors.Is(err, callguard.ErrOverloaded):
 		d, _ := callguard.Pushback(err)
@@ -75,8 +73,12 @@ func Error(err error) (k Kind, pushback time.Duration) {
 // code returns Loop or Hops for an error that names that wire code, and
 // Other for any other error.
 func code(err error) Kind {
-	var c Coded
-	if errors.As(err, &c) {
+	// errors.AsType, unlike errors.As with an interface target, allocates
+	// nothing.
+	if c, ok := errors.AsType[interface {
+		error
+		Coded
+	}](err); ok {
 		switch c.CallguardError() {
 		case "loop":
 			return Loop
@@ -89,17 +91,19 @@ func code(err error) Kind {
 
 // TooLate reports whether err, of class Timeout, is a refusal for want of
 // time, which must reach the caller with "do not retry", since a retry
-// could only meet it again with less time left: [loadshed.ErrDeadline], a
-// [*DeadlineError] of the adapters' early rejection, or a callee's such
-// refusal that a client marked with [MarkTooLate] and the handler passed
-// on. A timeout of any other kind is not: it keeps its bare 504.
+// could only meet it again with less time left: [callguard.ErrTooLate]
+// (loadshed.ErrDeadline is the same error), a [*DeadlineError] of the
+// adapters' early rejection, or a callee's such refusal that a client
+// marked with [MarkTooLate] and the handler passed on. A timeout of any
+// other kind is not: it keeps its bare 504.
 func TooLate(err error) bool {
-	return errors.Is(err, loadshed.ErrDeadline)
+	return errors.Is(err, callguard.ErrTooLate)
 }
 
 // A DeadlineError is an adapter's refusal, before its policy and handler
 // run, of a request with less time left than its minimum service time. It
-// matches [loadshed.ErrDeadline], and so [context.DeadlineExceeded].
+// matches [callguard.ErrTooLate] (loadshed.ErrDeadline), and so
+// [context.DeadlineExceeded].
 type DeadlineError struct {
 	Pkg       string        // the adapter: "httpx" or "grpcx"
 	Left, Min time.Duration // the time left, the minimum service time
@@ -109,19 +113,22 @@ func (e *DeadlineError) Error() string {
 	return fmt.Sprintf("%s: %v left, less than the minimum service time %v", e.Pkg, e.Left.Round(time.Microsecond), e.Min)
 }
 
-// Unwrap returns [loadshed.ErrDeadline].
-func (e *DeadlineError) Unwrap() error { return loadshed.ErrDeadline }
+// Unwrap returns [callguard.ErrTooLate].
+func (e *DeadlineError) Unwrap() error { return callguard.ErrTooLate }
 
 // MarkTooLate returns err, a callee's answer that it refused the call for
 // want of time (a 504 or DeadlineExceeded with the "do not retry"
 // pushback), marked for the client's policies: permanent, since a retry
 // would have less time still and the refusal says nothing about the
-// callee's health, and matching [loadshed.ErrDeadline], so that a handler
-// that passes it on passes the refusal up ([TooLate]).
-func MarkTooLate(err error) error { return &tooLate{err} }
+// callee's health, and matching [callguard.ErrTooLate]
+// (loadshed.ErrDeadline), so that a handler that passes it on passes the
+// refusal up ([TooLate]).
+func MarkTooLate(err error) error { return &tooLate{[2]error{err, callguard.ErrTooLate}} }
 
-type tooLate struct{ err error }
+// tooLate holds its cause and [callguard.ErrTooLate] in an array, so that
+// Unwrap, called on every errors.Is, allocates nothing.
+type tooLate struct{ errs [2]error }
 
-func (e *tooLate) Error() string   { return e.err.Error() }
-func (e *tooLate) Unwrap() []error { return []error{e.err, loadshed.ErrDeadline} }
+func (e *tooLate) Error() string   { return e.errs[0].Error() }
+func (e *tooLate) Unwrap() []error { return e.errs[:] }
 func (e *tooLate) Permanent() bool { return true }
