@@ -200,10 +200,10 @@ func (l *Limiter) Queued() int { return int(l.waiting.Load()) }
 // Shed returns how many requests of priority p the limiter has refused for
 // lack of a slot, the queue's refusals included.
 func (l *Limiter) Shed(p Priority) uint64 {
-	if !p.valid() {
+	if !valid(p) {
 		return 0
 	}
-	return l.shed[p.index()].Load()
+	return l.shed[rank(p)].Load()
 }
 
 // DeadlineRejects returns how many requests the limiter refused with
@@ -314,7 +314,7 @@ func (l *Limiter) nanotime() int64 {
 // take takes a slot if one is free for priority p, ignoring waiters, and
 // returns the calls then in flight.
 func (l *Limiter) take(p Priority) (int64, bool) {
-	bound := l.allow[p.index()].Load()
+	bound := l.allow[rank(p)].Load()
 	for {
 		n := l.inflight.Load()
 		if n >= bound {
@@ -335,7 +335,7 @@ func (l *Limiter) outranked(p Priority) bool {
 		return false
 	}
 	since := l.seq.Load()
-	for i := p.index() + 1; i < len(l.shedSeq); i++ {
+	for i := rank(p) + 1; i < len(l.shedSeq); i++ {
 		if l.shedSeq[i].Load() >= since {
 			return true
 		}
@@ -345,7 +345,7 @@ func (l *Limiter) outranked(p Priority) bool {
 
 // refuse counts a refusal and returns its error.
 func (l *Limiter) refuse(ctx context.Context, p Priority, r Reason) error {
-	i := p.index()
+	i := rank(p)
 	l.shed[i].Add(1)
 	if s := l.seq.Load() + 1; l.shedSeq[i].Load() != s {
 		l.shedSeq[i].Store(s)
@@ -358,7 +358,7 @@ func (l *Limiter) refuse(ctx context.Context, p Priority, r Reason) error {
 	}
 	return &ShedError{
 		Priority: p, Reason: r, Delay: l.pushback,
-		Limit: int(l.allow[p.index()].Load()), InFlight: int(l.inflight.Load()),
+		Limit: int(l.allow[rank(p)].Load()), InFlight: int(l.inflight.Load()),
 	}
 }
 

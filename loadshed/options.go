@@ -126,10 +126,10 @@ func WithWindow(d time.Duration) Option {
 // grow with the priority.
 func WithShare(p Priority, share float64) Option {
 	return optionFunc(func(o *options) {
-		if !p.valid() {
+		if !valid(p) {
 			panic("loadshed: invalid priority " + p.String())
 		}
-		o.shares[p.index()] = share
+		o.shares[rank(p)] = share
 	})
 }
 

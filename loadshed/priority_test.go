@@ -54,7 +54,7 @@ func FuzzParsePriority(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		p, ok := ParsePriority(s)
-		if !p.valid() {
+		if !valid(p) {
 			t.Fatalf("ParsePriority(%q) = %d, not a priority", s, p)
 		}
 		if !ok {

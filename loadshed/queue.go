@@ -51,7 +51,7 @@ func (l *Limiter) wait(ctx context.Context, p Priority) (Token, error) {
 		maxWait = min(maxWait, codelTarget)
 	}
 	w := &waiter{ready: make(chan struct{}), p: p}
-	l.queue[p.index()] = append(l.queue[p.index()], w)
+	l.queue[rank(p)] = append(l.queue[rank(p)], w)
 	l.waiting.Add(1)
 	l.handOffLocked()
 	admitted := w.admitted
@@ -104,7 +104,7 @@ func (l *Limiter) full() bool {
 // waiter of the lowest priority below p, and reports whether there was
 // one. It requires that l.mu is held.
 func (l *Limiter) evictBelow(p Priority) bool {
-	for i := range p.index() {
+	for i := range rank(p) {
 		if q := l.queue[i]; len(q) > 0 {
 			close(q[0].ready) // not admitted: evicted
 			l.queue[i] = slices.Delete(q, 0, 1)
@@ -119,9 +119,9 @@ func (l *Limiter) evictBelow(p Priority) bool {
 func (l *Limiter) dequeue(w *waiter) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	q := l.queue[w.p.index()]
+	q := l.queue[rank(w.p)]
 	if i := slices.Index(q, w); i >= 0 {
-		l.queue[w.p.index()] = slices.Delete(q, i, i+1)
+		l.queue[rank(w.p)] = slices.Delete(q, i, i+1)
 		l.waiting.Add(-1)
 		return true
 	}

@@ -36,7 +36,7 @@ type simResult struct {
 }
 
 func (r *simResult) rate(p Priority) float64 {
-	return float64(r.ok[p.index()]) / float64(max(r.offered[p.index()], 1))
+	return float64(r.ok[rank(p)]) / float64(max(r.offered[rank(p)], 1))
 }
 
 type simReq struct {
@@ -72,7 +72,7 @@ const simTick = time.Millisecond
 func simulate(cfg simConfig, l *Limiter, clk *clock.Fake) simResult {
 	s := &sim{cfg: cfg, l: l, clk: clk, rng: rand.New(rand.NewPCG(cfg.seed, 1)), admitted: make(chan *simReq, 4096)}
 	for _, p := range []Priority{Sheddable, Default, Critical} {
-		s.ctxs[p.index()] = NewContext(context.Background(), p)
+		s.ctxs[rank(p)] = NewContext(context.Background(), p)
 	}
 	for now := time.Duration(0); now < cfg.duration; now += simTick {
 		s.arrive(now)
@@ -106,7 +106,7 @@ func (s *sim) arrive(now time.Duration) {
 			p = Critical
 		}
 		if now >= s.cfg.warmup {
-			s.res.offered[p.index()]++
+			s.res.offered[rank(p)]++
 		}
 		s.seq++
 		r := &simReq{p: p, seq: s.seq, arrival: now, left: s.cfg.work}
@@ -116,7 +116,7 @@ func (s *sim) arrive(now time.Duration) {
 		case s.cfg.waits:
 			s.outstanding++
 			go func() {
-				tok, err := s.l.Acquire(s.ctxs[p.index()])
+				tok, err := s.l.Acquire(s.ctxs[rank(p)])
 				if err != nil {
 					r = nil
 				} else {
@@ -126,7 +126,7 @@ func (s *sim) arrive(now time.Duration) {
 			}()
 			s.settle() // one at a time: the queue's order is the arrival order
 		default:
-			if tok, err := s.l.Acquire(s.ctxs[p.index()]); err == nil {
+			if tok, err := s.l.Acquire(s.ctxs[rank(p)]); err == nil {
 				r.tok = tok
 				s.active = append(s.active, r)
 			}
@@ -173,7 +173,7 @@ func (s *sim) work(end time.Duration) {
 		case r.left <= 0:
 			r.tok.Release(Success)
 			if r.arrival >= s.cfg.warmup {
-				s.res.ok[r.p.index()]++
+				s.res.ok[rank(r.p)]++
 				s.res.latencies = append(s.res.latencies, end-r.arrival)
 			}
 		default:

@@ -189,10 +189,10 @@ func (t *Throttle) Counts(p Priority) (requests, accepts int64) {
 
 // index returns p's index, [Default]'s for an invalid p.
 func index(p Priority) int {
-	if !p.valid() {
-		return Default.index()
+	if !valid(p) {
+		return rank(Default)
 	}
-	return p.index()
+	return rank(p)
 }
 
 // Do runs fn unless the Throttle rejects it locally, in which case it
