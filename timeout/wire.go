@@ -4,11 +4,14 @@ import (
 	"errors"
 	"math"
 	"time"
+
+	"github.com/callguard/callguard/internal/wire"
 )
 
-// Header is the HTTP header that carries a request's remaining time from
-// caller to callee. gRPC carries deadlines natively, in grpc-timeout.
-const Header = "Callguard-Timeout"
+// Header is the HTTP header, "Callguard-Timeout", that carries a request's
+// remaining time from caller to callee. gRPC carries deadlines natively, in
+// grpc-timeout.
+const Header = wire.TimeoutHeader
 
 // maxValue is the largest number the grpc-timeout syntax allows: 8 digits.
 const maxValue = 99999999

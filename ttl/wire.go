@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/callguard/callguard/internal/wire"
 )
 
 // Limits of the wire format. They bound what a hostile or broken header can
@@ -21,14 +23,16 @@ const (
 	MaxServiceLen = 32
 )
 
-// Header and metadata names of the wire protocol.
+// Header and metadata names of the wire protocol. The adapters read and
+// write them; [FormatHops], [ParseHops], [FormatPath] and [ParsePath] are
+// the codec.
 const (
-	HopsHeader    = "Callguard-Hops"
-	PathHeader    = "Callguard-Path"
-	ErrorHeader   = "Callguard-Error"
-	HopsMetadata  = "callguard-hops"
-	PathMetadata  = "callguard-path"
-	ErrorMetadata = "callguard-error"
+	HopsHeader    = wire.HopsHeader    // "Callguard-Hops"
+	PathHeader    = wire.PathHeader    // "Callguard-Path"
+	ErrorHeader   = wire.ErrorHeader   // "Callguard-Error"
+	HopsMetadata  = wire.HopsMetadata  // "callguard-hops"
+	PathMetadata  = wire.PathMetadata  // "callguard-path"
+	ErrorMetadata = wire.ErrorMetadata // "callguard-error"
 )
 
 // FormatHops formats a hop budget for the Callguard-Hops header: decimal,
