@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/loadshed"
+	"github.com/callguard/callguard/internal/priority"
 )
 
 // A ClientOption configures the client side: [UnaryClientInterceptor],
@@ -43,7 +43,7 @@ type serverOptions struct {
 	margin      time.Duration
 	minService  time.Duration
 	exempt      func(fullMethod string) bool              // nil: none
-	priority    func(fullMethod string) loadshed.Priority // nil: the caller's
+	priority    func(fullMethod string) priority.Priority // nil: the caller's
 	onReject    func(ctx context.Context, fullMethod string, err error)
 }
 
@@ -162,7 +162,11 @@ func WithExempt(f func(fullMethod string) bool) ServerOption {
 // priority (without Edge) or [loadshed.Default]. f must be safe for
 // concurrent use and fast: it runs for every call, and costs one
 // allocation (the context).
-func WithPriority(f func(fullMethod string) loadshed.Priority) ServerOption {
+//
+// f's result is a loadshed.Priority; the type is defined in an internal
+// package so that this package does not link loadshed (docs/design.md,
+// "Layers").
+func WithPriority(f func(fullMethod string) priority.Priority) ServerOption {
 	return serverOption(func(o *serverOptions) { o.priority = f })
 }
 

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/loadshed"
+	"github.com/callguard/callguard/internal/priority"
 )
 
 // UnaryServerInterceptor returns an interceptor that runs every unary
@@ -128,7 +128,7 @@ func (s *server) admit(ctx context.Context, method string) (_ context.Context, e
 		return ctx, true
 	}
 	if s.priority != nil {
-		ctx = loadshed.NewContext(ctx, s.priority(method)) // the server's word over the caller's
+		ctx = priority.NewContext(ctx, s.priority(method)) // the server's word over the caller's
 	}
 	return ctx, false
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/classify"
-	"github.com/callguard/callguard/loadshed"
+	"github.com/callguard/callguard/internal/priority"
 	"github.com/callguard/callguard/ttl"
 )
 
@@ -137,7 +137,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	exempt := h.exempt != nil && h.exempt(r)
 	if h.priority != nil && !exempt {
-		ctx = loadshed.NewContext(ctx, h.priority(r)) // the server's word over the wire's
+		ctx = priority.NewContext(ctx, h.priority(r)) // the server's word over the wire's
 	}
 	if h.edge {
 		dropClaims(r.Header) // the server's own hooks have read them

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/loadshed"
+	"github.com/callguard/callguard/internal/priority"
 )
 
 // A TransportOption configures [NewTransport], the client side. Options
@@ -42,7 +42,7 @@ type handlerOptions struct {
 	requestIDs     bool
 	edge           bool
 	exempt         func(*http.Request) bool              // nil: none
-	priority       func(*http.Request) loadshed.Priority // nil: the wire's
+	priority       func(*http.Request) priority.Priority // nil: the wire's
 	onReject       func(*http.Request, error)            // nil: none
 }
 
@@ -194,7 +194,11 @@ func WithExempt(f func(*http.Request) bool) HandlerOption {
 // is the caller's priority (without Edge) or [loadshed.Default]. f must be
 // safe for concurrent use and fast: it runs for every request, and costs
 // one allocation (the context).
-func WithPriority(f func(*http.Request) loadshed.Priority) HandlerOption {
+//
+// f's result is a loadshed.Priority; the type is defined in an internal
+// package so that this package does not link loadshed (docs/design.md,
+// "Layers").
+func WithPriority(f func(*http.Request) priority.Priority) HandlerOption {
 	return handlerOption(func(o *handlerOptions) { o.priority = f })
 }
 
