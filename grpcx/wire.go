@@ -9,8 +9,8 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/classify"
+	"github.com/callguard/callguard/internal/priority"
 	"github.com/callguard/callguard/internal/propagation"
-	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/ttl"
 )
 
@@ -29,9 +29,9 @@ func outgoing(ctx context.Context) (context.Context, error) {
 	if err != nil {
 		return ctx, err
 	}
-	p := loadshed.FromContext(ctx)
+	p := priority.FromContext(ctx)
 	id := callguard.RequestIDFromContext(ctx)
-	if path == "" && p == loadshed.Default && id == "" {
+	if path == "" && p == priority.Default && id == "" {
 		// Hops alone: on a context without metadata, a shared, read-only
 		// MD (two allocations instead of four); else the caller's, copied.
 		md, ok := metadata.FromOutgoingContext(ctx) // allocates only if ok
@@ -46,8 +46,8 @@ func outgoing(ctx context.Context) (context.Context, error) {
 	if path != "" {
 		kv = append(kv, ttl.PathMetadata, path)
 	}
-	if p != loadshed.Default {
-		kv = append(kv, loadshed.PriorityMetadata, p.String())
+	if p != priority.Default {
+		kv = append(kv, priority.Metadata, p.String())
 	}
 	if id != "" {
 		kv = append(kv, requestIDKey, id)

@@ -7,8 +7,8 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/classify"
+	"github.com/callguard/callguard/internal/priority"
 	"github.com/callguard/callguard/internal/propagation"
-	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/timeout"
 	"github.com/callguard/callguard/ttl"
 )
@@ -39,7 +39,7 @@ func (w *wire) read(ctx context.Context) error {
 		w.timeout = timeout.FormatWire(left)
 	}
 	w.hops, w.path = hops, path
-	if p := loadshed.FromContext(ctx); p != loadshed.Default {
+	if p := priority.FromContext(ctx); p != priority.Default {
 		w.priority = p.String()
 	}
 	w.requestID = callguard.RequestIDFromContext(ctx)
@@ -67,15 +67,15 @@ func (w *wire) request(ctx context.Context, req *http.Request) *http.Request {
 		switch k {
 		case ttl.HopsHeader, ttl.PathHeader, timeout.Header:
 			continue // set from ctx, or not at all
-		case loadshed.PriorityHeader:
-			if _, ok := loadshed.ParsePriority(first(v)); !ok || w.priority != "" {
+		case priority.Header:
+			if _, ok := priority.Parse(first(v)); !ok || w.priority != "" {
 				continue // the context's wins; an invalid one is not sent
 			}
 		}
 		h[k] = v
 	}
 	o.vals = [...]string{w.hops, w.path, w.timeout, w.priority, w.requestID}
-	for i, k := range [...]string{ttl.HopsHeader, ttl.PathHeader, timeout.Header, loadshed.PriorityHeader, headerRequestID} {
+	for i, k := range [...]string{ttl.HopsHeader, ttl.PathHeader, timeout.Header, priority.Header, headerRequestID} {
 		if o.vals[i] != "" {
 			h[k] = o.vals[i : i+1 : i+1]
 		}

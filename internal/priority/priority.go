@@ -9,6 +9,15 @@ import (
 	"context"
 	"strconv"
 	"strings"
+
+	"github.com/callguard/callguard/internal/wire"
+)
+
+// The header and metadata names that carry a priority; [Priority.String]
+// and [Parse] are their codec.
+const (
+	Header   = wire.PriorityHeader
+	Metadata = wire.PriorityMetadata
 )
 
 // A Priority says how important a request is when a server must shed load:
