@@ -16,10 +16,14 @@ package propagation
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"time"
 
 	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/loadshed"
+	"github.com/callguard/callguard/internal/classify"
+	"github.com/callguard/callguard/internal/priority"
+	"github.com/callguard/callguard/internal/wire"
 	"github.com/callguard/callguard/timeout"
 	"github.com/callguard/callguard/ttl"
 )
@@ -38,11 +42,11 @@ const (
 )
 
 var names = [numFields]struct{ header, metadata string }{
-	Hops:      {ttl.HopsHeader, ttl.HopsMetadata},
-	Path:      {ttl.PathHeader, ttl.PathMetadata},
-	Priority:  {loadshed.PriorityHeader, loadshed.PriorityMetadata},
+	Hops:      {wire.HopsHeader, wire.HopsMetadata},
+	Path:      {wire.PathHeader, wire.PathMetadata},
+	Priority:  {wire.PriorityHeader, wire.PriorityMetadata},
 	RequestID: {"X-Request-Id", "x-request-id"},
-	Timeout:   {timeout.Header, ""},
+	Timeout:   {wire.TimeoutHeader, ""},
 }
 
 // Header returns f's HTTP header name, in canonical form.
@@ -71,6 +75,14 @@ type Server struct {
 	Edge bool
 	// RequestIDs: a call without a valid request id gets a new one.
 	RequestIDs bool
+	// Margin is taken off the caller's deadline, for the answer's way back.
+	Margin time.Duration
+	// MaxDeadline caps the time a call gets; 0 means no cap.
+	MaxDeadline time.Duration
+	// MinServiceTime: a call with less time left is refused; 0 means none.
+	MinServiceTime time.Duration
+	// Pkg names the adapter in errors: "httpx" or "grpcx".
+	Pkg string
 }
 
 // Inbound returns ctx with what the inbound call read by g carries, as far
@@ -86,8 +98,8 @@ func Inbound[G Getter](ctx context.Context, g G, s Server) (context.Context, str
 	}
 	ctx = ttl.Inbound(ctx, hops, path)
 	if !s.Edge {
-		if p, ok := loadshed.ParsePriority(first(g.Get(Priority))); ok && p != loadshed.Default {
-			ctx = loadshed.NewContext(ctx, p)
+		if p, ok := priority.Parse(first(g.Get(Priority))); ok && p != priority.Default {
+			ctx = priority.NewContext(ctx, p)
 		}
 	}
 	id := first(g.Get(RequestID))
@@ -116,4 +128,160 @@ func joined(v []string) string {
 		return strings.Join(v, ",")
 	}
 	return first(v)
+}
+
+// ErrNoTimeLeft is returned by [Outbound.Read] when the attempt's deadline
+// has passed: nothing is to be sent. The adapters return their own error.
+var ErrNoTimeLeft = errors.New("propagation: no time left to send the call")
+
+// An Outbound holds the values that an attempt sends of its context, one
+// per field, "" for a field it does not send. The zero Outbound sends
+// nothing; one that read a context always has Hops. Once read, an
+// Outbound is not changed: the slices that [Outbound.Write] hands out
+// share its memory.
+type Outbound struct{ v [numFields]string }
+
+// Read fills o from ctx, the context of an attempt: hops and path from
+// [ttl.Outbound], the priority when it is not the default, the request id,
+// and, with timeout, the time left as a Timeout value (HTTP; gRPC sends its
+// deadline itself). It returns [ttl.ErrExhausted] when the request has no
+// hops left, and [ErrNoTimeLeft] when, with timeout, ctx's deadline has
+// passed.
+func (o *Outbound) Read(ctx context.Context, timeout bool) error {
+	hops, path, err := ttl.Outbound(ctx)
+	if err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && timeout {
+		left := time.Until(dl)
+		if left <= 0 {
+			return ErrNoTimeLeft
+		}
+		o.v[Timeout] = formatTimeout(left)
+	}
+	o.v[Hops], o.v[Path] = hops, path
+	if p := priority.FromContext(ctx); p != priority.Default {
+		o.v[Priority] = p.String()
+	}
+	o.v[RequestID] = callguard.RequestIDFromContext(ctx)
+	return nil
+}
+
+// Get returns the value that o sends of f, or "".
+func (o *Outbound) Get(f Field) string { return o.v[f] }
+
+// A Carrier is the header or metadata of an outgoing call, a copy that the
+// attempt owns: [Outbound.Write] reads and sets its fields through it.
+type Carrier interface {
+	Getter
+	// Set sets f to v, which the carrier must not change.
+	Set(f Field, v []string)
+	// Del removes f.
+	Del(f Field)
+}
+
+// Write writes o into c, which holds what the caller put in its call
+// itself. The callguard fields are the context's: those that o sends
+// replace the caller's, and the caller's others are dropped, except a
+// valid priority when o has none (a caller may set it in its header or
+// metadata; the context wins when both do). The request id is o's when it
+// has one, and the caller's otherwise.
+func (o *Outbound) Write(c Carrier) {
+	for f := range numFields {
+		switch {
+		case o.v[f] != "":
+			c.Set(f, o.v[f:f+1:f+1])
+		case f == RequestID:
+		case f == Priority && validPriority(c.Get(f)):
+		case c.Get(f) != nil:
+			c.Del(f)
+		}
+	}
+}
+
+// AppendPairs appends to kv the metadata key and value of each field that o
+// sends, as metadata.AppendToOutgoingContext takes them: what a call with
+// no metadata of its caller's sends.
+func (o *Outbound) AppendPairs(kv []string) []string {
+	for f := range numFields {
+		if o.v[f] != "" && names[f].metadata != "" {
+			kv = append(kv, names[f].metadata, o.v[f])
+		}
+	}
+	return kv
+}
+
+// validPriority reports whether the first of v is a valid priority.
+func validPriority(v []string) bool {
+	_, ok := priority.Parse(first(v))
+	return ok
+}
+
+// formatTimeout formats the time left for the Timeout field.
+func formatTimeout(d time.Duration) string { return timeout.FormatWire(d) }
+
+// parseTimeout parses a Timeout value.
+func parseTimeout(s string) (time.Duration, error) { return timeout.ParseWire(s) }
+
+// A Given is the deadline that an inbound call's caller gives it. The
+// zero Given gives none.
+type Given struct {
+	at         time.Time
+	ok, native bool
+}
+
+// Claimed returns the deadline that the Timeout field read by g claims,
+// from now: HTTP's Callguard-Timeout (the first value; a malformed one
+// claims nothing). An Edge server ignores it unless it has a MaxDeadline.
+func Claimed[G Getter](g G) Given {
+	d, err := parseTimeout(first(g.Get(Timeout)))
+	if err != nil {
+		return Given{}
+	}
+	return Given{at: time.Now().Add(d), ok: true}
+}
+
+// Native returns ctx's deadline, which the transport sets and enforces
+// whatever the server does (gRPC's grpc-timeout), Edge or not.
+func Native(ctx context.Context) Given {
+	dl, ok := ctx.Deadline()
+	return Given{at: dl, ok: ok, native: true}
+}
+
+// Deadline returns ctx with the deadline that s gives an inbound call, and
+// the function that releases it (nil when ctx is unchanged). The call gets
+// the caller's deadline g less s.Margin, at most s.MaxDeadline from now,
+// and no later than ctx's own. A call that has no time left, or less than
+// s.MinServiceTime, is refused with a [*classify.DeadlineError], and ctx is
+// returned unchanged.
+func (s *Server) Deadline(ctx context.Context, g Given) (context.Context, context.CancelFunc, error) {
+	var set time.Time
+	has := g.ok && (g.native || !s.Edge || s.MaxDeadline > 0)
+	if has {
+		set = g.at.Add(-s.Margin)
+	}
+	if s.MaxDeadline > 0 {
+		if limit := time.Now().Add(s.MaxDeadline); !has || set.After(limit) {
+			set, has = limit, true
+		}
+	}
+	dl, ok := ctx.Deadline()
+	if has && (!ok || set.Before(dl)) {
+		dl, ok = set, true
+	} else {
+		has = false // ctx's own deadline stands
+	}
+	if !ok {
+		return ctx, nil, nil
+	}
+	// Measured after the rest, so that a deadline that passes meanwhile
+	// (Callguard-Timeout: 1n) is refused as one that had passed.
+	if left := time.Until(dl); left <= 0 || left < s.MinServiceTime {
+		return ctx, nil, &classify.DeadlineError{Pkg: s.Pkg, Left: left, Min: s.MinServiceTime}
+	}
+	if !has {
+		return ctx, nil, nil
+	}
+	ctx, cancel := context.WithDeadline(ctx, dl)
+	return ctx, cancel, nil
 }

@@ -2,10 +2,14 @@ package propagation
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/internal/classify"
+	"github.com/callguard/callguard/internal/priority"
 	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/ttl"
 )
@@ -70,5 +74,122 @@ func TestNames(t *testing.T) {
 	}
 	if Timeout.Metadata() != "" || RequestID.Metadata() != "x-request-id" {
 		t.Errorf("Timeout, RequestID metadata = %q, %q", Timeout.Metadata(), RequestID.Metadata())
+	}
+}
+
+func (f fields) Set(k Field, v []string) { f[k] = v }
+func (f fields) Del(k Field)             { delete(f, k) }
+
+// TestOutboundWrite: the context's values replace the caller's; the
+// caller's other callguard fields are dropped, except a valid priority and
+// a request id when the context has none.
+func TestOutboundWrite(t *testing.T) {
+	bg := context.Background()
+	full := callguard.ContextWithRequestID(priority.NewContext(ttl.Inbound(bg, "12", "a"), priority.Sheddable), "id-ctx")
+	caller := func() fields {
+		return fields{Hops: {"bogus"}, Path: {"x"}, Priority: {"critical"}, RequestID: {"id-caller"}, Timeout: {"1S"}}
+	}
+	tests := []struct {
+		name string
+		ctx  context.Context
+		give fields
+		want fields
+	}{
+		{"context wins", full, caller(), fields{Hops: {"11"}, Path: {"a"}, Priority: {"sheddable"}, RequestID: {"id-ctx"}}},
+		{"caller's priority and id kept", bg, caller(), fields{Hops: {"15"}, Priority: {"critical"}, RequestID: {"id-caller"}}},
+		{"caller's invalid priority dropped", bg, fields{Priority: {"urgent", "critical"}}, fields{Hops: {"15"}}},
+		{"nothing of the caller's", full, fields{}, fields{Hops: {"11"}, Path: {"a"}, Priority: {"sheddable"}, RequestID: {"id-ctx"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var o Outbound
+			if err := o.Read(tt.ctx, false); err != nil {
+				t.Fatal(err)
+			}
+			o.Write(tt.give)
+			if len(tt.give) != len(tt.want) {
+				t.Errorf("Write: fields = %q, want %q", tt.give, tt.want)
+			}
+			for f, v := range tt.want {
+				if !slices.Equal(tt.give[f], v) {
+					t.Errorf("Write: field %d = %q, want %q", f, tt.give[f], v)
+				}
+			}
+		})
+	}
+}
+
+func TestOutboundRead(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	var o Outbound
+	if err := o.Read(ctx, true); err != nil || o.Get(Timeout) == "" || o.Get(Hops) != "15" {
+		t.Errorf("Read(deadline in an hour) = %v, timeout %q, hops %q", err, o.Get(Timeout), o.Get(Hops))
+	}
+	if kv := o.AppendPairs(nil); !slices.Equal(kv, []string{"callguard-hops", "15"}) {
+		t.Errorf("AppendPairs = %q, want the hops alone (no metadata for Timeout)", kv)
+	}
+	past, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if err := new(Outbound).Read(past, true); err != ErrNoTimeLeft {
+		t.Errorf("Read(deadline passed) = %v, want ErrNoTimeLeft", err)
+	}
+	if err := new(Outbound).Read(past, false); err != nil {
+		t.Errorf("Read(deadline passed, no timeout) = %v, want nil", err)
+	}
+	if err := new(Outbound).Read(ttl.NewContext(ctx, 0), true); !errors.Is(err, ttl.ErrExhausted) {
+		t.Errorf("Read(no hops) = %v, want ttl.ErrExhausted", err)
+	}
+}
+
+// TestDeadline: the time a server gives a call, as both adapters take it.
+func TestDeadline(t *testing.T) {
+	in := func(d time.Duration) Given { return Given{at: time.Now().Add(d), ok: true} }
+	tests := []struct {
+		name     string
+		server   Server
+		give     Given
+		wantLeft time.Duration // 0: no deadline; -1: refused
+	}{
+		{"none", Server{Margin: time.Second}, Given{}, 0},
+		{"margin taken", Server{Margin: time.Second}, in(time.Hour), time.Hour - time.Second},
+		{"capped", Server{Margin: time.Second, MaxDeadline: time.Minute}, in(time.Hour), time.Minute},
+		{"max alone", Server{MaxDeadline: time.Minute}, Given{}, time.Minute},
+		{"edge ignores a claim", Server{Edge: true, Margin: time.Second}, in(time.Hour), 0},
+		{"edge caps a claim", Server{Edge: true, MaxDeadline: time.Hour}, in(time.Minute), time.Minute},
+		{"too little", Server{MinServiceTime: time.Minute}, in(time.Second), -1},
+		{"passed after the margin", Server{Margin: time.Second}, in(time.Millisecond), -1},
+		{"1n", Server{}, in(1), -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel, err := tt.server.Deadline(context.Background(), tt.give)
+			if cancel != nil {
+				defer cancel()
+			}
+			if tt.wantLeft == -1 {
+				var de *classify.DeadlineError
+				if !errors.As(err, &de) || cancel != nil {
+					t.Errorf("Deadline = %v, cancel %v, want a *classify.DeadlineError and no cancel", err, cancel != nil)
+				}
+				return
+			}
+			dl, ok := ctx.Deadline()
+			if err != nil || ok != (tt.wantLeft > 0) || ok && (time.Until(dl) > tt.wantLeft || time.Until(dl) < tt.wantLeft-time.Second) {
+				t.Errorf("Deadline = %v, %v left (set %v), want %v", err, time.Until(dl), ok, tt.wantLeft)
+			}
+		})
+	}
+	// gRPC's own deadline: Edge does not ignore it, and a context that
+	// needs no change is not copied.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	s := Server{Edge: true, Margin: time.Second}
+	if got, c, err := s.Deadline(ctx, Native(ctx)); err != nil || c == nil || got == ctx {
+		t.Errorf("Deadline(native, edge, margin) = %v, cancel %v: want a new context", err, c != nil)
+	}
+	s.Margin = 0
+	if got, c, err := s.Deadline(ctx, Native(ctx)); err != nil || c != nil || got != ctx {
+		t.Errorf("Deadline(native, no margin) = %v, cancel %v: want ctx unchanged", err, c != nil)
 	}
 }
