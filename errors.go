@@ -23,9 +23,10 @@ var ErrOverloaded = errors.New("callguard: overloaded")
 var ErrRejected = errors.New("callguard: rejected")
 
 // An OverloadedError reports that the callee shed the call. It matches
-// [ErrOverloaded]. Adapters return it for an HTTP 503 or 429 and a gRPC
-// status that carry a pushback (Retry-After, Callguard-Pushback,
-// grpc-retry-pushback-ms).
+// [ErrOverloaded]. Adapters return it for an HTTP 503 or a gRPC status that
+// carries a pushback (Retry-After, Callguard-Pushback,
+// grpc-retry-pushback-ms), and for a 429 or a ResourceExhausted with or
+// without one (without, the delay is zero: do not retry).
 type OverloadedError struct {
 	// Delay is how long the callee asked the caller to wait before trying
 	// again. Zero or negative means: do not retry at all.
