@@ -3,13 +3,9 @@ package grpcx
 import (
 	"context"
 	"sync/atomic"
-	"time"
 
 	"google.golang.org/grpc/metadata"
 
-	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/internal/classify"
-	"github.com/callguard/callguard/internal/priority"
 	"github.com/callguard/callguard/internal/propagation"
 	"github.com/callguard/callguard/ttl"
 )
@@ -18,42 +14,58 @@ import (
 var requestIDKey = propagation.RequestID.Metadata()
 
 // outgoing returns ctx with the outgoing metadata of an attempt made with
-// it: callguard-hops, callguard-path when the path is not empty,
-// callguard-priority when ctx has a priority other than the default, and
-// x-request-id when ctx has one. It returns [ttl.ErrExhausted], and sends
-// nothing, when the request has no hops left. The values go after any the
-// caller set; servers read the last hops, path and priority, and the first
-// x-request-id, so an id that the caller set in the metadata wins.
+// it, what [propagation.Outbound] reads from ctx: callguard-hops,
+// callguard-path when the path is not empty, callguard-priority when ctx
+// has a priority other than the default, and x-request-id when ctx has
+// one. These replace the caller's own values of the keys, as httpx's
+// transport replaces its headers (see [propagation.Outbound.Write]), so
+// that a server, which reads the first value, reads the context's. It
+// returns [ttl.ErrExhausted], and sends nothing, when the request has no
+// hops left.
 func outgoing(ctx context.Context) (context.Context, error) {
-	hops, path, err := ttl.Outbound(ctx)
-	if err != nil {
+	var o propagation.Outbound
+	if err := o.Read(ctx, false); err != nil {
 		return ctx, err
 	}
-	p := priority.FromContext(ctx)
-	id := callguard.RequestIDFromContext(ctx)
-	if path == "" && p == priority.Default && id == "" {
-		// Hops alone: on a context without metadata, a shared, read-only
-		// MD (two allocations instead of four); else the caller's, copied.
-		md, ok := metadata.FromOutgoingContext(ctx) // allocates only if ok
+	hopsAlone := o.Get(propagation.Path) == "" && o.Get(propagation.Priority) == "" && o.Get(propagation.RequestID) == ""
+	if hopsAlone || callerSets(ctx) {
+		md, ok := metadata.FromOutgoingContext(ctx) // a copy; allocates only if ok
 		if !ok {
-			return metadata.NewOutgoingContext(ctx, hopsMD(hops)), nil
+			// Hops alone: a shared, read-only MD (two allocations, not four).
+			return metadata.NewOutgoingContext(ctx, hopsMD(o.Get(propagation.Hops))), nil
 		}
-		md[ttl.HopsMetadata] = append(md[ttl.HopsMetadata], hops)
+		out := o // the metadata holds slices of it
+		out.Write(outgoingMD(md))
 		return metadata.NewOutgoingContext(ctx, md), nil
 	}
+	// Nothing of the caller's to replace: o's values go after its own.
 	var buf [8]string // AppendToOutgoingContext copies it: it stays on the stack
-	kv := append(buf[:0], ttl.HopsMetadata, hops)
-	if path != "" {
-		kv = append(kv, ttl.PathMetadata, path)
-	}
-	if p != priority.Default {
-		kv = append(kv, priority.Metadata, p.String())
-	}
-	if id != "" {
-		kv = append(kv, requestIDKey, id)
-	}
-	return metadata.AppendToOutgoingContext(ctx, kv...), nil
+	return metadata.AppendToOutgoingContext(ctx, o.AppendPairs(buf[:0])...), nil
 }
+
+// callerSets reports whether the caller put one of the keys that an
+// attempt sends in its own outgoing metadata. It copies nothing when not.
+func callerSets(ctx context.Context) bool {
+	for _, f := range [...]propagation.Field{propagation.Hops, propagation.Path, propagation.Priority, propagation.RequestID} {
+		if metadata.ValueFromOutgoingContext(ctx, f.Metadata()) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// outgoingMD maps a copy of a call's outgoing metadata to the fields of
+// [propagation].
+type outgoingMD metadata.MD
+
+// Get returns the values of f's key.
+func (m outgoingMD) Get(f propagation.Field) []string { return m[f.Metadata()] }
+
+// Set sets f's key to v.
+func (m outgoingMD) Set(f propagation.Field, v []string) { m[f.Metadata()] = v }
+
+// Del removes f's key.
+func (m outgoingMD) Del(f propagation.Field) { delete(m, f.Metadata()) }
 
 // hopsMDs holds the outgoing metadata of a call that carries hops alone,
 // one per hop count, made on first use. Nothing writes to them: gRPC and
@@ -75,20 +87,14 @@ func hopsMD(hops string) metadata.MD {
 }
 
 // incomingMD maps the incoming metadata of a call to the fields of
-// [propagation]. The client interceptors send their hops, path and
-// priority after any that the caller set, so the last of these is the
-// newest: Get returns it alone. Request ids come as sent, the first
-// counting, as in httpx. Get copies only the values of one key, not the
-// whole metadata as metadata.FromIncomingContext does.
+// [propagation], which reads the first value of each, as httpx does. Get
+// copies only the values of one key, not the whole metadata as
+// metadata.FromIncomingContext does.
 type incomingMD struct{ ctx context.Context }
 
 // Get returns the values of f's key.
 func (m incomingMD) Get(f propagation.Field) []string {
-	v := metadata.ValueFromIncomingContext(m.ctx, f.Metadata())
-	if f != propagation.RequestID && len(v) > 1 {
-		return v[len(v)-1:]
-	}
-	return v
+	return metadata.ValueFromIncomingContext(m.ctx, f.Metadata())
 }
 
 // untrusted returns ctx with the metadata of the callers' claims
@@ -113,42 +119,17 @@ func untrusted(ctx context.Context) context.Context {
 func idHeader(id string) metadata.MD { return metadata.MD{requestIDKey: {id}} }
 
 // inbound returns the context a server policy runs with: the hop budget,
-// path and priority of the call (unless edge), its request id, and its deadline after
-// the margin and the maximum. cancel, when not nil, must be called when the
-// call ends. A call that cannot finish in time gets a DeadlineExceeded
-// error.
+// path and priority of the call (unless edge), its request id, and its
+// deadline after the margin and the maximum (see
+// [propagation.Server.Deadline]). cancel, when not nil, must be called
+// when the call ends. A call that cannot finish in time gets a
+// *classify.DeadlineError.
 func (s *server) inbound(ctx context.Context) (_ context.Context, cancel context.CancelFunc, _ error) {
-	ctx, _ = propagation.Inbound(ctx, incomingMD{ctx}, propagation.Server{Edge: s.edge, RequestIDs: s.requestIDs})
+	ps := propagation.Server{Edge: s.edge, RequestIDs: s.requestIDs, Margin: s.margin,
+		MaxDeadline: s.maxDeadline, MinServiceTime: s.minService, Pkg: "grpcx"}
+	ctx, _ = propagation.Inbound(ctx, incomingMD{ctx}, ps)
 	if s.edge {
 		ctx = untrusted(ctx)
 	}
-	if s.margin == 0 && s.maxDeadline == 0 && s.minService == 0 {
-		return ctx, nil, nil
-	}
-	return s.deadline(ctx)
-}
-
-// deadline applies the margin, the maximum deadline and the minimum service
-// time to ctx; see inbound.
-func (s *server) deadline(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	dl, ok := ctx.Deadline()
-	if !ok && s.maxDeadline == 0 {
-		return ctx, nil, nil
-	}
-	now := time.Now()
-	set := dl
-	if ok {
-		set = dl.Add(-s.margin)
-	}
-	if s.maxDeadline > 0 && (!ok || set.Sub(now) > s.maxDeadline) {
-		set = now.Add(s.maxDeadline)
-	}
-	if left := set.Sub(now); left <= 0 || left < s.minService {
-		return ctx, nil, &classify.DeadlineError{Pkg: "grpcx", Left: left, Min: s.minService}
-	}
-	if ok && set.Equal(dl) {
-		return ctx, nil, nil
-	}
-	ctx, cancel := context.WithDeadline(ctx, set)
-	return ctx, cancel, nil
+	return ps.Deadline(ctx, propagation.Native(ctx))
 }

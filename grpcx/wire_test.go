@@ -7,11 +7,13 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
+	"github.com/callguard/callguard/internal/priority"
+	"github.com/callguard/callguard/internal/wire"
 	"github.com/callguard/callguard/ttl"
 )
 
-// TestOutgoingHopsOnly: a call that carries hops alone gets them after the
-// caller's own metadata, and the MD shared between such calls stays as it
+// TestOutgoingHopsOnly: a call that carries hops alone gets them in place
+// of any the caller set, and the MD shared between such calls stays as it
 // was whatever a later interceptor does with its copy.
 func TestOutgoingHopsOnly(t *testing.T) {
 	tests := []struct {
@@ -21,7 +23,7 @@ func TestOutgoingHopsOnly(t *testing.T) {
 	}{
 		{"no metadata", context.Background(), metadata.MD{ttl.HopsMetadata: {"15"}}},
 		{"caller's metadata", metadata.AppendToOutgoingContext(context.Background(), "x-custom", "kept", ttl.HopsMetadata, "200"),
-			metadata.MD{"x-custom": {"kept"}, ttl.HopsMetadata: {"200", "15"}}},
+			metadata.MD{"x-custom": {"kept"}, ttl.HopsMetadata: {"15"}}},
 		{"inbound hops", ttl.Inbound(context.Background(), "7", ""), metadata.MD{ttl.HopsMetadata: {"6"}}},
 	}
 	for _, tt := range tests {
@@ -53,4 +55,22 @@ func equalMD(a, b metadata.MD) bool {
 		}
 	}
 	return true
+}
+
+// TestOutgoingReplaces: the context's values replace the callguard keys
+// that the caller put in its outgoing metadata, one value each; the
+// caller's other keys stay.
+func TestOutgoingReplaces(t *testing.T) {
+	ctx := priority.NewContext(ttl.Inbound(context.Background(), "7", ""), priority.Sheddable)
+	ctx = metadata.AppendToOutgoingContext(ctx, "x-custom", "kept",
+		ttl.HopsMetadata, "bogus", ttl.PathMetadata, "spoof", wire.PriorityMetadata, "critical")
+	ctx, err := outgoing(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	want := metadata.MD{"x-custom": {"kept"}, ttl.HopsMetadata: {"6"}, wire.PriorityMetadata: {"sheddable"}}
+	if !equalMD(md, want) {
+		t.Errorf("outgoing metadata = %v, want %v", md, want)
+	}
 }
