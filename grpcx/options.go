@@ -2,7 +2,6 @@ package grpcx
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/priority"
+	"github.com/callguard/callguard/internal/propagation"
 )
 
 // A ClientOption configures the client side: [UnaryClientInterceptor],
@@ -18,33 +18,35 @@ import (
 // client does not compile.
 type ClientOption interface{ applyClient(*clientOptions) }
 
-// A ServerOption configures the server side: [UnaryServerInterceptor] and
-// [StreamServerInterceptor]. A client option given to a server does not
-// compile.
-type ServerOption interface{ applyServer(*serverOptions) }
-
-type clientOption func(*clientOptions)
-
-func (f clientOption) applyClient(o *clientOptions) { f(o) }
-
-type serverOption func(*serverOptions)
-
-func (f serverOption) applyServer(o *serverOptions) { f(o) }
-
 type clientOptions struct {
 	classify   func(err error, trailer metadata.MD) error // never nil
 	retryFirst bool
 }
 
+type clientOption func(*clientOptions)
+
+func (f clientOption) applyClient(o *clientOptions) { f(o) }
+
+// A ServerOption configures the server side: [UnaryServerInterceptor] and
+// [StreamServerInterceptor]. A client option given to a server does not
+// compile.
+type ServerOption interface{ applyServer(*serverOptions) }
+
+type serverOption func(*serverOptions)
+
+func (f serverOption) applyServer(o *serverOptions) { f(o) }
+
+// setting is a server option that sets a field shared with httpx's
+// Handler: the field's meaning lives in one place, internal/propagation.
+type setting propagation.Setting
+
+func (f setting) applyServer(o *serverOptions) { f(&o.prop) }
+
 type serverOptions struct {
-	edge        bool
-	requestIDs  bool
-	maxDeadline time.Duration
-	margin      time.Duration
-	minService  time.Duration
-	exempt      func(fullMethod string) bool              // nil: none
-	priority    func(fullMethod string) priority.Priority // nil: the caller's
-	onReject    func(ctx context.Context, fullMethod string, err error)
+	prop     propagation.Server                        // the settings shared with httpx's Handler
+	exempt   func(fullMethod string) bool              // nil: none
+	priority func(fullMethod string) priority.Priority // nil: the caller's
+	onReject func(ctx context.Context, fullMethod string, err error)
 }
 
 func newClientOptions(opts []ClientOption) clientOptions {
@@ -61,18 +63,11 @@ func newClientOptions(opts []ClientOption) clientOptions {
 // newServerOptions resolves opts. It panics, with a message that names the
 // option, on a negative duration.
 func newServerOptions(opts []ServerOption) serverOptions {
-	o := serverOptions{margin: DefaultDeadlineMargin}
+	o := serverOptions{prop: propagation.Server{Margin: DefaultDeadlineMargin, Pkg: "grpcx"}}
 	for _, opt := range opts {
 		opt.applyServer(&o)
 	}
-	for _, d := range []struct {
-		name string
-		d    time.Duration
-	}{{"max deadline", o.maxDeadline}, {"deadline margin", o.margin}, {"min service time", o.minService}} {
-		if d.d < 0 {
-			panic(fmt.Sprintf("grpcx: %s must be >= 0, got %v", d.name, d.d))
-		}
-	}
+	o.prop.Check()
 	return o
 }
 
@@ -84,9 +79,7 @@ const DefaultDeadlineMargin = 5 * time.Millisecond
 // call to at most d from its arrival; a call that arrives without a
 // deadline gets one d away. It bounds the work a caller can ask for, and an
 // edge server ([Edge]) should set it. Zero, the default, means no limit.
-func WithMaxDeadline(d time.Duration) ServerOption {
-	return serverOption(func(o *serverOptions) { o.maxDeadline = d })
-}
+func WithMaxDeadline(d time.Duration) ServerOption { return setting(propagation.MaxDeadline(d)) }
 
 // WithDeadlineMargin makes a server interceptor subtract d from the
 // deadline of each inbound call, so that the handler, and the calls it
@@ -100,9 +93,7 @@ func WithMaxDeadline(d time.Duration) ServerOption {
 // travels as grpc-timeout, which gRPC computes from the caller's context,
 // so a client could shorten it only by giving up sooner itself. Each hop of
 // a call chain spends one margin.
-func WithDeadlineMargin(d time.Duration) ServerOption {
-	return serverOption(func(o *serverOptions) { o.margin = d })
-}
+func WithDeadlineMargin(d time.Duration) ServerOption { return setting(propagation.Margin(d)) }
 
 // WithMinServiceTime makes a server interceptor refuse, at once and with
 // DeadlineExceeded and grpc-retry-pushback-ms -1 ("don't retry": a retry
@@ -111,9 +102,7 @@ func WithDeadlineMargin(d time.Duration) ServerOption {
 // finish in time, so the handler never runs. A call without a deadline is
 // never refused. Zero, the default, refuses only calls whose deadline has
 // already passed.
-func WithMinServiceTime(d time.Duration) ServerOption {
-	return serverOption(func(o *serverOptions) { o.minService = d })
-}
+func WithMinServiceTime(d time.Duration) ServerOption { return setting(propagation.MinServiceTime(d)) }
 
 // Edge makes a server interceptor treat its callers as untrusted, for a
 // server that faces the internet: it ignores the inbound callguard-hops and
@@ -128,17 +117,13 @@ func WithMinServiceTime(d time.Duration) ServerOption {
 // The deadline is limited by [WithMaxDeadline], which an edge server
 // should set. An inbound x-request-id is kept: it only labels logs.
 // The default is off: callers are trusted services.
-func Edge() ServerOption {
-	return serverOption(func(o *serverOptions) { o.edge = true })
-}
+func Edge() ServerOption { return setting(propagation.EdgeOn()) }
 
 // WithRequestIDs makes a server interceptor create a request id (see
 // [callguard.ContextWithRequestID]) for a call that arrives without a valid
 // x-request-id: 16 random hex digits, as httpx makes. By default an inbound
 // id is kept and none is created.
-func WithRequestIDs() ServerOption {
-	return serverOption(func(o *serverOptions) { o.requestIDs = true })
-}
+func WithRequestIDs() ServerOption { return setting(propagation.RequestIDsOn()) }
 
 // WithExempt makes a server interceptor run the handler of a call for
 // whose full method name ("/package.Service/Method") f returns true without

@@ -309,7 +309,7 @@ func streamTrailer(ss grpc.ServerStream) func(context.Context, metadata.MD) erro
 // failure maps err to the error a server interceptor returns, and sets the
 // trailer that goes with it with setTrailer.
 func (s *server) failure(ctx context.Context, err error, setTrailer func(context.Context, metadata.MD) error) error {
-	md, err := serverError(err, !s.edge)
+	md, err := serverError(err, !s.prop.Edge)
 	if md != nil {
 		_ = setTrailer(ctx, md) // fails only when the stream is gone
 	}

@@ -125,10 +125,9 @@ func idHeader(id string) metadata.MD { return metadata.MD{requestIDKey: {id}} }
 // when the call ends. A call that cannot finish in time gets a
 // *classify.DeadlineError.
 func (s *server) inbound(ctx context.Context) (_ context.Context, cancel context.CancelFunc, _ error) {
-	ps := propagation.Server{Edge: s.edge, RequestIDs: s.requestIDs, Margin: s.margin,
-		MaxDeadline: s.maxDeadline, MinServiceTime: s.minService, Pkg: "grpcx"}
-	ctx, _ = propagation.Inbound(ctx, incomingMD{ctx}, ps)
-	if s.edge {
+	ps := &s.prop
+	ctx, _ = propagation.Inbound(ctx, incomingMD{ctx}, *ps)
+	if ps.Edge {
 		ctx = untrusted(ctx)
 	}
 	return ps.Deadline(ctx, propagation.Native(ctx))

@@ -139,7 +139,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.priority != nil && !exempt {
 		ctx = priority.NewContext(ctx, h.priority(r)) // the server's word over the wire's
 	}
-	if h.edge {
+	if h.prop.Edge {
 		dropClaims(r.Header) // the server's own hooks have read them
 	}
 	if exempt {
@@ -165,7 +165,7 @@ func (h *handler) reject(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if h.onReject != nil {
 		h.onReject(r.WithContext(ctx), callguard.ErrorWithRequestID(ctx, err))
 	}
-	writeError(w, err, !h.edge)
+	writeError(w, err, !h.prop.Edge)
 }
 
 // A serving is the state of one ServeHTTP call, and the ResponseWriter that

@@ -6,6 +6,7 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/priority"
+	"github.com/callguard/callguard/internal/propagation"
 )
 
 // A TransportOption configures [NewTransport], the client side. Options
@@ -13,38 +14,40 @@ import (
 // [Handler] given to NewTransport does not compile.
 type TransportOption interface{ applyTransport(*transportOptions) }
 
-// A HandlerOption configures [Handler], the server side. An option of
-// [NewTransport] given to Handler does not compile.
-type HandlerOption interface{ applyHandler(*handlerOptions) }
-
-type transportOption func(*transportOptions)
-
-func (f transportOption) applyTransport(o *transportOptions) { f(o) }
-
-type handlerOption func(*handlerOptions)
-
-func (f handlerOption) applyHandler(o *handlerOptions) { f(o) }
-
-// DefaultDeadlineMargin is the default of [WithDeadlineMargin], 5 ms, as in
-// grpcx: more than a round trip within a data centre, or across its zones.
-const DefaultDeadlineMargin = 5 * time.Millisecond
-
 type transportOptions struct {
 	classifier  func(*http.Request, *http.Response, error) error // nil: the default, with maxPushback (NewTransport sets it)
 	maxPushback time.Duration
 	propagate   bool
 }
 
+type transportOption func(*transportOptions)
+
+func (f transportOption) applyTransport(o *transportOptions) { f(o) }
+
+// A HandlerOption configures [Handler], the server side. An option of
+// [NewTransport] given to Handler does not compile.
+type HandlerOption interface{ applyHandler(*handlerOptions) }
+
 type handlerOptions struct {
-	margin         time.Duration
-	maxDeadline    time.Duration // 0: none
-	minServiceTime time.Duration // 0: none
-	requestIDs     bool
-	edge           bool
-	exempt         func(*http.Request) bool              // nil: none
-	priority       func(*http.Request) priority.Priority // nil: the wire's
-	onReject       func(*http.Request, error)            // nil: none
+	prop     propagation.Server                    // the settings shared with grpcx's servers
+	exempt   func(*http.Request) bool              // nil: none
+	priority func(*http.Request) priority.Priority // nil: the wire's
+	onReject func(*http.Request, error)            // nil: none
 }
+
+type handlerOption func(*handlerOptions)
+
+func (f handlerOption) applyHandler(o *handlerOptions) { f(o) }
+
+// setting is a Handler option that sets a field shared with grpcx's
+// servers: the field's meaning lives in one place, internal/propagation.
+type setting propagation.Setting
+
+func (f setting) applyHandler(o *handlerOptions) { f(&o.prop) }
+
+// DefaultDeadlineMargin is the default of [WithDeadlineMargin], 5 ms, as in
+// grpcx: more than a round trip within a data centre, or across its zones.
+const DefaultDeadlineMargin = 5 * time.Millisecond
 
 func newTransportOptions(opts []TransportOption) transportOptions {
 	o := transportOptions{maxPushback: callguard.MaxPushback, propagate: true}
@@ -56,13 +59,11 @@ func newTransportOptions(opts []TransportOption) transportOptions {
 }
 
 func newHandlerOptions(opts []HandlerOption) handlerOptions {
-	o := handlerOptions{margin: DefaultDeadlineMargin}
+	o := handlerOptions{prop: propagation.Server{Margin: DefaultDeadlineMargin, Pkg: "httpx"}}
 	for _, opt := range opts {
 		opt.applyHandler(&o)
 	}
-	nonNegative("deadline margin", o.margin)
-	nonNegative("max deadline", o.maxDeadline)
-	nonNegative("min service time", o.minServiceTime)
+	o.prop.Check()
 	return o
 }
 
@@ -120,9 +121,7 @@ func WithPropagation(on bool) TransportOption {
 // so a client could shorten it only by giving up sooner itself. The
 // transport sends the whole time left, as gRPC does. Each hop of a call
 // chain spends one margin.
-func WithDeadlineMargin(d time.Duration) HandlerOption {
-	return handlerOption(func(o *handlerOptions) { o.margin = d })
-}
+func WithDeadlineMargin(d time.Duration) HandlerOption { return setting(propagation.Margin(d)) }
 
 // WithMaxDeadline bounds the time the handler gets for each request: its
 // context's deadline is at most d from the request's arrival, and sooner
@@ -131,9 +130,7 @@ func WithDeadlineMargin(d time.Duration) HandlerOption {
 // sets a deadline (and, with [Edge], not even that). A timeout policy in
 // the Handler's pipeline bounds the handler too; d also bounds what an
 // untrusted client can ask for at the edge. [Handler] panics if d < 0.
-func WithMaxDeadline(d time.Duration) HandlerOption {
-	return handlerOption(func(o *handlerOptions) { o.maxDeadline = d })
-}
+func WithMaxDeadline(d time.Duration) HandlerOption { return setting(propagation.MaxDeadline(d)) }
 
 // WithMinServiceTime makes the Handler refuse at once, with 504 Gateway
 // Timeout and Callguard-Pushback -1 ("don't retry": a retry would have less
@@ -142,16 +139,12 @@ func WithMaxDeadline(d time.Duration) HandlerOption {
 // could not finish in time, so it never runs, and neither does the
 // Handler's policy. The default, zero, refuses only requests whose deadline
 // has already passed. [Handler] panics if d < 0.
-func WithMinServiceTime(d time.Duration) HandlerOption {
-	return handlerOption(func(o *handlerOptions) { o.minServiceTime = d })
-}
+func WithMinServiceTime(d time.Duration) HandlerOption { return setting(propagation.MinServiceTime(d)) }
 
 // WithRequestIDs makes the Handler create a request id (16 random hex
 // digits) for a request that arrives without a valid X-Request-Id, so that
 // every request has one. By default a request without one gets none.
-func WithRequestIDs() HandlerOption {
-	return handlerOption(func(o *handlerOptions) { o.requestIDs = true })
-}
+func WithRequestIDs() HandlerOption { return setting(propagation.RequestIDsOn()) }
 
 // Edge marks a Handler that faces untrusted clients. Such a client could
 // otherwise raise its own hop budget, slip past the loop check, or ask for
@@ -170,9 +163,7 @@ func WithRequestIDs() HandlerOption {
 // that the handler copies from a dependency's response. Without Edge, the
 // default, a Handler trusts these headers: for servers whose callers are
 // services of your own.
-func Edge() HandlerOption {
-	return handlerOption(func(o *handlerOptions) { o.edge = true })
-}
+func Edge() HandlerOption { return setting(propagation.EdgeOn()) }
 
 // WithExempt makes the Handler serve a request for which f returns true
 // without its policy: neither shed, nor limited, nor timed by it. Use it

@@ -58,9 +58,8 @@ func (w *wire) request(ctx context.Context, req *http.Request) *http.Request {
 // non-nil err, a [*classify.DeadlineError], means that r has too little
 // time left to be served: the caller answers 504.
 func (h *handler) inbound(w http.ResponseWriter, r *http.Request) (ctx context.Context, cancel context.CancelFunc, err error) {
-	s := propagation.Server{Edge: h.edge, RequestIDs: h.requestIDs, Margin: h.margin,
-		MaxDeadline: h.maxDeadline, MinServiceTime: h.minServiceTime, Pkg: "httpx"}
-	ctx, id := propagation.Inbound(r.Context(), header(r.Header), s)
+	s := &h.prop
+	ctx, id := propagation.Inbound(r.Context(), header(r.Header), *s)
 	if id != "" {
 		w.Header()[headerRequestID] = []string{id}
 	}

@@ -57,7 +57,7 @@ func (s *serving) state() *serving { return s }
 // drops the header that names internal services: a loop's path, passed on
 // by [Error] or copied from a dependency's response.
 func (s *serving) sending() {
-	if s.h.edge {
+	if s.h.prop.Edge {
 		delete(s.w.Header(), ttl.PathHeader)
 	}
 }

@@ -85,6 +85,32 @@ type Server struct {
 	Pkg string
 }
 
+// A Setting sets one field of a [Server]: the adapters' server options
+// (httpx.WithMaxDeadline, grpcx.WithMaxDeadline, …) are these, under each
+// adapter's own option type, so that one name has one meaning in both.
+type Setting func(*Server)
+
+// Settings of a [Server], one per adapter option.
+func MaxDeadline(d time.Duration) Setting    { return func(s *Server) { s.MaxDeadline = d } }
+func Margin(d time.Duration) Setting         { return func(s *Server) { s.Margin = d } }
+func MinServiceTime(d time.Duration) Setting { return func(s *Server) { s.MinServiceTime = d } }
+func EdgeOn() Setting                        { return func(s *Server) { s.Edge = true } }
+func RequestIDsOn() Setting                  { return func(s *Server) { s.RequestIDs = true } }
+
+// Check panics, with a message that starts with s.Pkg and names the
+// option, if a duration of s is negative: the adapters' server options
+// are checked here, once, for both.
+func (s *Server) Check() {
+	for _, d := range [...]struct {
+		name string
+		d    time.Duration
+	}{{"deadline margin", s.Margin}, {"max deadline", s.MaxDeadline}, {"min service time", s.MinServiceTime}} {
+		if d.d < 0 {
+			panic(s.Pkg + ": " + d.name + " must be >= 0, got " + d.d.String())
+		}
+	}
+}
+
 // Inbound returns ctx with what the inbound call read by g carries, as far
 // as s trusts it: hop budget and path (for the ttl policy), priority (for
 // loadshed) and request id, which it also returns, to be echoed ("" if
