@@ -52,10 +52,10 @@ import (
 // more than one value (gRFC A6), "overloaded: do not retry". A pushback of 0
 // leaves the error as it is: it is retried after the ordinary backoff. A
 // DeadlineExceeded with "do not retry" is a server's refusal for want of
-// time ([WithMinServiceTime], [loadshed.ErrDeadline]), not an overload: it
+// time ([WithMinServiceTime], [github.com/callguard/callguard/loadshed.ErrDeadline]), not an overload: it
 // becomes permanent ([callguard.IsPermanent]: not retried, since a retry
 // would have less time still, and not counted by a breaker, since the
-// server is healthy) and matches [loadshed.ErrDeadline].
+// server is healthy) and matches [github.com/callguard/callguard/loadshed.ErrDeadline].
 //
 // An error without a gRPC status is classified by
 // [status.FromContextError]: context.Canceled as Canceled, and so on.

@@ -79,8 +79,8 @@ func (c *client) mark(err error, trailer metadata.MD) error {
 }
 
 // unary is the interceptor. Its allocations are the attempt closure, the
-// outgoing metadata of each attempt (four: gRPC's metadata context) and the
-// reply of each attempt. The closure holds the call's arguments by value
+// outgoing metadata of each attempt (its context, and for a call with more
+// than a hop budget its map) and the reply of each attempt. The closure holds the call's arguments by value
 // and never changes them. Each attempt decodes into a reply of its own, and
 // the first to succeed while the call lasts moves it into the caller's
 // (see replySlot): an attempt that a policy abandons (timeout.WithAbandon)

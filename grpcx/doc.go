@@ -42,10 +42,12 @@
 // a timeout). status.Code keeps working, and so does
 // errors.Is(err, breaker.ErrOpen).
 //
-// A healthy unary call allocates six times in the interceptor (once for
-// the attempt, four times for the outgoing metadata of the hop budget, once
-// for the attempt's own reply, see below), plus what the policies allocate
-// (retry, breaker and bulkhead: nothing).
+// A healthy unary call that carries only its hop budget allocates three
+// times in the interceptor (the attempt, the outgoing metadata context,
+// whose map is shared by every call with the same budget, and the
+// attempt's own reply, see below; BenchmarkUnaryInterceptorOnly); a path,
+// priority or request id adds the metadata's own map and values. The
+// policies add what they allocate (retry, breaker and bulkhead: nothing).
 //
 // # Hops, loops, deadlines and request ids
 //
@@ -55,7 +57,7 @@
 // x-request-id metadata in the handler's context; a client interceptor
 // sends them on every attempt made with that context, hops less one and
 // this service's id added to the path (package ttl), the priority of
-// [loadshed.FromContext] when it is not the default. Put a [ttl.TTL] with the service's id first in the server
+// [github.com/callguard/callguard/loadshed.FromContext] when it is not the default. Put a [ttl.TTL] with the service's id first in the server
 // policy: a call that comes back to a service is refused with
 // FailedPrecondition and the trailers callguard-error: loop and
 // callguard-path, and every client up the chain gets a permanent error that
@@ -71,7 +73,7 @@
 //
 // # Priorities
 //
-// A client sets the priority of a call, for the [loadshed.Limiter] of the
+// A client sets the priority of a call, for the [github.com/callguard/callguard/loadshed.Limiter] of the
 // server, in the call's context: loadshed.NewContext(ctx, loadshed.Critical).
 // The client interceptors send it as callguard-priority when it is not the
 // default, and a server puts it in its handler's context, so that the

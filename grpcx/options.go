@@ -139,12 +139,12 @@ func WithExempt(f func(fullMethod string) bool) ServerOption {
 }
 
 // WithPriority makes a server interceptor set the priority of each call,
-// for a [loadshed.Limiter] in its policy and for the handler's outgoing
+// for a [github.com/callguard/callguard/loadshed.Limiter] in its policy and for the handler's outgoing
 // calls, to what f returns for the call's full method name: for example
-// [loadshed.Critical] for a payment method, [loadshed.Sheddable] for a
+// [github.com/callguard/callguard/loadshed.Critical] for a payment method, [github.com/callguard/callguard/loadshed.Sheddable] for a
 // batch export. It overrides the callguard-priority that the caller sent,
 // with [Edge] or without. The default, and f == nil, is the caller's
-// priority (without Edge) or [loadshed.Default]. f must be safe for
+// priority (without Edge) or [github.com/callguard/callguard/loadshed.Default]. f must be safe for
 // concurrent use and fast: it runs for every call, and costs one
 // allocation (the context).
 //

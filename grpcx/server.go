@@ -40,7 +40,7 @@ import (
 //     keeps its status, and gRPC turns a plain error into Unknown. The
 //     policy sees a handler's own Unavailable or ResourceExhausted as
 //     overloaded and its DeadlineExceeded as a deadline, so that a
-//     [loadshed.Limiter] backs off on them ([loadshed.OutcomeOf]); the
+//     [github.com/callguard/callguard/loadshed.Limiter] backs off on them ([github.com/callguard/callguard/loadshed.OutcomeOf]); the
 //     status goes out unchanged.
 //
 // Before the policy runs, the interceptor puts the call's hop budget and
@@ -57,14 +57,14 @@ import (
 // callguard-path, the whole loop as [ttl.FormatPath] writes it, except at
 // an Edge server, whose answer names no internal service.
 //
-// A [loadshed.Limiter] in p sheds calls: a shed call is answered
+// A [github.com/callguard/callguard/loadshed.Limiter] in p sheds calls: a shed call is answered
 // Unavailable with grpc-retry-pushback-ms -1 (or the limiter's delay, see
 // loadshed.WithPushback), a call refused for want of time
-// ([loadshed.ErrDeadline]) DeadlineExceeded with grpc-retry-pushback-ms -1,
+// ([github.com/callguard/callguard/loadshed.ErrDeadline]) DeadlineExceeded with grpc-retry-pushback-ms -1,
 // as the refusal of [WithMinServiceTime] is. It ranks calls by the
 // priority that the caller sent in callguard-priority (not with [Edge]),
 // or that [WithPriority] assigns to the method, and learns from the
-// handler's error ([loadshed.OutcomeOf]: an overloaded or deadline error
+// handler's error ([github.com/callguard/callguard/loadshed.OutcomeOf]: an overloaded or deadline error
 // backs the limit off). [WithExempt] takes methods such as health checks
 // out of the policy altogether.
 //

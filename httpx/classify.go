@@ -49,10 +49,10 @@ const (
 //     503 for a dead upstream is breakage, not load.
 //   - 502 and 504 are retryable failures, but a 504 with a "don't retry"
 //     Callguard-Pushback is the server's refusal for want of time (its
-//     [WithMinServiceTime], or [loadshed.ErrDeadline]): it is
+//     [WithMinServiceTime], or [github.com/callguard/callguard/loadshed.ErrDeadline]): it is
 //     [callguard.Permanent] (a retry would have less time still, and the
 //     refusal says nothing about the server's health) and matches
-//     [loadshed.ErrDeadline].
+//     [github.com/callguard/callguard/loadshed.ErrDeadline].
 //   - 508 with Callguard-Error "loop" or "hops" is [callguard.Permanent]:
 //     a call-path loop or an exhausted hop budget is not retried by anyone.
 //     Its *StatusError wraps a [*ttl.LoopError], with the loop's path from

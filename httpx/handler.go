@@ -46,8 +46,8 @@ var (
 //     ignored, as grpcx does), or a new one ([WithRequestIDs]), for
 //     [callguard.RequestIDFromContext]; the response carries it back in
 //     X-Request-Id;
-//   - the priority of Callguard-Priority, for a [loadshed.Limiter] in p
-//     ([loadshed.FromContext]), unless [WithPriority] assigns one.
+//   - the priority of Callguard-Priority, for a [github.com/callguard/callguard/loadshed.Limiter] in p
+//     ([github.com/callguard/callguard/loadshed.FromContext]), unless [WithPriority] assigns one.
 //
 // A server that faces untrusted clients takes [Edge], which makes it
 // ignore the hop budget, path and priority that a client sends and cap its
@@ -56,13 +56,13 @@ var (
 //
 // # Load shedding
 //
-// A [loadshed.Limiter] in p admits or sheds each request. A shed request is
+// A [github.com/callguard/callguard/loadshed.Limiter] in p admits or sheds each request. A shed request is
 // answered 503 with Callguard-Pushback -1 (or the limiter's delay and
 // Retry-After, see loadshed.WithPushback), and a request refused for want
-// of time ([loadshed.ErrDeadline]) 504 with Callguard-Pushback -1. The limiter learns each admitted
+// of time ([github.com/callguard/callguard/loadshed.ErrDeadline]) 504 with Callguard-Pushback -1. The limiter learns each admitted
 // request's outcome from the error below: a 503 or 504 that next wrote, or
 // an overloaded or timeout error it passed to [Error], backs the limit off
-// ([loadshed.OutcomeOf]); other answers are samples of the service time.
+// ([github.com/callguard/callguard/loadshed.OutcomeOf]); other answers are samples of the service time.
 //
 // When p refuses the request, or fails it after next ran without writing a
 // response, Handler answers in next's place (docs/design.md, "Status mapping"):
@@ -78,7 +78,7 @@ var (
 //     retry;
 //   - a timeout (context.DeadlineExceeded), or a dependency's 504 passed
 //     on with [Error]: 504 Gateway Timeout; with Callguard-Pushback -1 for
-//     a refusal for want of time ([loadshed.ErrDeadline]) and for a
+//     a refusal for want of time ([github.com/callguard/callguard/loadshed.ErrDeadline]) and for a
 //     dependency's 504 that said so itself;
 //   - a call-path loop or an exhausted hop budget: 508 Loop Detected with
 //     Callguard-Error "loop" or "hops", and for a loop Callguard-Path with
@@ -274,7 +274,7 @@ func (e *timeoutError) Is(target error) bool { return target == context.Deadline
 // (see [Handler]; nil err does nothing), and reports err to the policy of
 // the [Handler] the request came through, which counts it as the
 // handler's failure (a 503, 429 or 504 response's error marked as
-// overloaded or as a deadline, as a [loadshed.Limiter] needs it). A
+// overloaded or as a deadline, as a [github.com/callguard/callguard/loadshed.Limiter] needs it). A
 // handler calls it instead of [http.Error] when a call it made failed:
 //
 //	resp, err := client.Do(req.WithContext(r.Context()))

@@ -178,11 +178,11 @@ func WithExempt(f func(*http.Request) bool) HandlerOption {
 }
 
 // WithPriority makes the Handler set the priority of each request, for a
-// [loadshed.Limiter] in its policy and for the handler's outgoing calls, to
-// what f returns: for example [loadshed.Critical] for the checkout route,
-// [loadshed.Sheddable] for prefetches. It overrides the Callguard-Priority
+// [github.com/callguard/callguard/loadshed.Limiter] in its policy and for the handler's outgoing calls, to
+// what f returns: for example [github.com/callguard/callguard/loadshed.Critical] for the checkout route,
+// [github.com/callguard/callguard/loadshed.Sheddable] for prefetches. It overrides the Callguard-Priority
 // that the caller sent, with [Edge] or without. The default, and f == nil,
-// is the caller's priority (without Edge) or [loadshed.Default]. f must be
+// is the caller's priority (without Edge) or [github.com/callguard/callguard/loadshed.Default]. f must be
 // safe for concurrent use and fast: it runs for every request, and costs
 // one allocation (the context).
 //

@@ -78,7 +78,7 @@ var (
 //     ([callguard.ContextWithRequestID]); otherwise the request's own, if
 //     any, is sent.
 //   - Callguard-Priority, when the context has a priority other than the
-//     default ([loadshed.NewContext]); otherwise the request's own, if
+//     default ([github.com/callguard/callguard/loadshed.NewContext]); otherwise the request's own, if
 //     valid, is sent: a caller may set the header itself, and the context
 //     wins when both are set.
 //
