@@ -60,17 +60,6 @@ func newClientOptions(opts []ClientOption) clientOptions {
 	return o
 }
 
-// newServerOptions resolves opts. It panics, with a message that names the
-// option, on a negative duration.
-func newServerOptions(opts []ServerOption) serverOptions {
-	o := serverOptions{prop: propagation.Server{Margin: DefaultDeadlineMargin, Pkg: "grpcx"}}
-	for _, opt := range opts {
-		opt.applyServer(&o)
-	}
-	o.prop.Check()
-	return o
-}
-
 // DefaultDeadlineMargin is the default of [WithDeadlineMargin], 5 ms, as in
 // httpx: more than a round trip within a data centre, or across its zones.
 const DefaultDeadlineMargin = 5 * time.Millisecond

@@ -10,6 +10,7 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/priority"
+	"github.com/callguard/callguard/internal/propagation"
 )
 
 // UnaryServerInterceptor returns an interceptor that runs every unary
@@ -99,8 +100,16 @@ type server struct {
 	serverOptions
 }
 
+// newServer resolves opts. It panics, with a message that names the
+// option, on a negative duration.
 func newServer(p callguard.Policy, opts []ServerOption) *server {
-	return &server{h: wrap(p), serverOptions: newServerOptions(opts)}
+	s := &server{h: wrap(p)}
+	s.prop = propagation.Server{Margin: DefaultDeadlineMargin, Pkg: "grpcx"}
+	for _, opt := range opts {
+		opt.applyServer(&s.serverOptions)
+	}
+	s.prop.Check()
+	return s
 }
 
 // wrap returns the handler that runs a call under p: p wraps it once, and

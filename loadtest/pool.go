@@ -13,7 +13,7 @@ const (
 	capacity = workers * float64(time.Second) / float64(work) // requests per second
 )
 
-// pool is the service, as in examples/overload and loadshed's tests: a
+// pool is the service, as in loadshed's tests: a
 // request waits, in arrival order, for one of the workers, and keeps it for
 // work, or until its client goes away. A worker keeps its own schedule, as
 // a CPU-bound one would: a request that waited starts when the previous one
