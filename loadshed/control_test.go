@@ -126,9 +126,9 @@ func TestGradientProbesMinRTT(t *testing.T) {
 		t.Fatalf("limits after the first windows = %v, want %v then a gradient step", limits, want)
 	}
 	// At 20 in flight a call takes 25ms, five times the minimum RTT: the
-	// gradient is clamped to 0.5, and the limit is 10 + √10.
-	if limits[3] != 13 {
-		t.Errorf("limit after the first window at 5x the minimum RTT = %d, want 13", limits[3])
+	// gradient is clamped to 0.5, and the limit is 10 + √10/2.
+	if limits[3] != 11 {
+		t.Errorf("limit after the first window at 5x the minimum RTT = %d, want 11", limits[3])
 	}
 	if got, want := l.ctrl.(*gradient).minRTT, float64(5*time.Millisecond); got != want {
 		t.Errorf("minRTT = %v, want %v", time.Duration(got), time.Duration(want))

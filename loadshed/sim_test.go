@@ -210,8 +210,13 @@ var overload = simConfig{
 }
 
 // TestPriorityOverload offers twice a service's capacity, half of it
-// critical, and checks that the limiter keeps at least 95% of the critical
-// requests succeeding, where without it nearly all time out.
+// critical, and checks that the limiter keeps at least 92% of the critical
+// requests succeeding, where without it nearly all time out, with a p99
+// latency of at most 2.5 service times. Critical load alone is the whole
+// capacity here and arrives at random, so the limiter trades latency for
+// critical throughput: Gradient with Envoy's buffer and headroom kept
+// 95.9% with a p99 of 2.6 service times; the default (10%, half the
+// headroom) keeps 92.8–93.5% with 1.8–1.9 (seeds 1–6).
 func TestPriorityOverload(t *testing.T) {
 	clk := clock.NewFake()
 	with := simulate(overload, New(withClock(clk)), clk)
@@ -220,14 +225,14 @@ func TestPriorityOverload(t *testing.T) {
 		100*with.rate(Critical), 100*with.rate(Sheddable), percentile(with.latencies, 0.5), percentile(with.latencies, 0.99), with.limit)
 	t.Logf("2x overload, 50%% critical, without: critical %.1f%%, sheddable %.1f%% succeed",
 		100*without.rate(Critical), 100*without.rate(Sheddable))
-	if got := with.rate(Critical); got < 0.95 {
-		t.Errorf("critical success = %.3f, want >= 0.95", got)
+	if got := with.rate(Critical); got < 0.92 {
+		t.Errorf("critical success = %.3f, want >= 0.92", got)
 	}
 	if got := with.rate(Sheddable); got > with.rate(Critical)/2 {
 		t.Errorf("sheddable success = %.3f, want well below critical", got)
 	}
-	if p99 := percentile(with.latencies, 0.99); p99 > 5*overload.work {
-		t.Errorf("p99 latency = %v, want <= %v", p99, 5*overload.work)
+	if p99 := percentile(with.latencies, 0.99); p99 > 5*overload.work/2 {
+		t.Errorf("p99 latency = %v, want <= %v", p99, 5*overload.work/2)
 	}
 }
 
