@@ -384,17 +384,20 @@ func TestWithClassifier(t *testing.T) {
 	}
 }
 
-// TestUnaryAbandonedAttempt runs attempts that a timeout abandons: the
-// attempt that runs on must not share state with the next one (run with
-// -race).
+// TestUnaryAbandonedAttempt runs an attempt that a policy abandons and
+// that goes on reading its options after the call returned: it must not
+// share state with the next attempt or call (run with -race). The
+// abandoning policy is abandonFirst, not a timer, so that a slow machine
+// cannot abandon more attempts than the one.
 func TestUnaryAbandonedAttempt(t *testing.T) {
-	in := grpcx.UnaryClientInterceptor(callguard.Chain(retries(3, nil), timeout.New(5*time.Millisecond, timeout.WithAbandon())))
+	in := grpcx.UnaryClientInterceptor(callguard.Chain(retries(3, nil), abandonFirst))
 	var n atomic.Int64
-	abandoned := make(chan struct{})
+	release, abandoned := make(chan struct{}), make(chan struct{})
 	invoker := func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, opts ...grpc.CallOption) error {
-		if n.Add(1) == 1 {
+		n.Add(1)
+		if ctx.Value(abandonedKey{}) != nil {
 			defer close(abandoned)
-			time.Sleep(30 * time.Millisecond)           // ignores ctx
+			<-release                                   // ignores ctx
 			_ = append([]grpc.CallOption(nil), opts...) // reads its options after the policy gave up on it
 			return status.Error(codes.Unavailable, "late")
 		}
@@ -405,6 +408,7 @@ func TestUnaryAbandonedAttempt(t *testing.T) {
 			t.Fatalf("call %d = %v, want success", i, err)
 		}
 	}
+	close(release)
 	<-abandoned
 	if got := n.Load(); got != 21 {
 		t.Errorf("attempts = %d, want 21", got)
