@@ -226,7 +226,14 @@ func TestUnaryTimeoutPerAttempt(t *testing.T) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}}
-	c := dial(t, startServer(t, ts), withPolicy(callguard.Chain(retries(2, nil), timeout.New(50*time.Millisecond)))...)
+	var attempts atomic.Int64
+	count := callguard.PolicyFunc(func(next callguard.Handler) callguard.Handler {
+		return func(ctx context.Context, call func(context.Context) error) error {
+			attempts.Add(1)
+			return next(ctx, call)
+		}
+	})
+	c := dial(t, startServer(t, ts), withPolicy(callguard.Chain(retries(2, nil), count, timeout.New(50*time.Millisecond)))...)
 	_, err := c.UnaryCall(testCtx(t), &testpb.SimpleRequest{})
 	// The server's copy of the deadline may end the attempt a moment before
 	// the client's timer does: then the error is gRPC's DeadlineExceeded
@@ -234,8 +241,10 @@ func TestUnaryTimeoutPerAttempt(t *testing.T) {
 	if !errors.Is(err, retry.ErrExhausted) || status.Code(err) != codes.DeadlineExceeded {
 		t.Errorf("UnaryCall = %v (%v), want retry.ErrExhausted, DeadlineExceeded", err, status.Code(err))
 	}
-	if n := ts.calls.Load(); n != 2 {
-		t.Errorf("server calls = %d, want 2", n)
+	// Two attempts, each timed out; on a busy machine an attempt may time
+	// out before it reaches the server, so the server sees at most two.
+	if n, m := attempts.Load(), ts.calls.Load(); n != 2 || m > 2 {
+		t.Errorf("attempts, server calls = %d, %d; want 2, at most 2", n, m)
 	}
 }
 
