@@ -51,6 +51,7 @@ func capabilities(w http.ResponseWriter) int {
 	return caps
 }
 
+// state returns s; the writers that embed s promote it.
 func (s *serving) state() *serving { return s }
 
 // sending is called before the header goes out. At an [Edge] server, it
@@ -230,53 +231,39 @@ func (w *writerFHRP) Push(target string, opts *http.PushOptions) error { return 
 
 // wrap returns a new serving and the writer for caps that embeds it.
 func wrap(caps int) (*serving, http.ResponseWriter) {
-	switch caps {
-	case canFlush:
-		w := &writerF{}
-		return &w.serving, w
-	case canHijack:
-		w := &writerH{}
-		return &w.serving, w
-	case canFlush | canHijack:
-		w := &writerFH{}
-		return &w.serving, w
-	case canReadFrom:
-		w := &writerR{}
-		return &w.serving, w
-	case canFlush | canReadFrom:
-		w := &writerFR{}
-		return &w.serving, w
-	case canHijack | canReadFrom:
-		w := &writerHR{}
-		return &w.serving, w
-	case canFlush | canHijack | canReadFrom:
-		w := &writerFHR{}
-		return &w.serving, w
-	case canPush:
-		w := &writerP{}
-		return &w.serving, w
-	case canFlush | canPush:
-		w := &writerFP{}
-		return &w.serving, w
-	case canHijack | canPush:
-		w := &writerHP{}
-		return &w.serving, w
-	case canFlush | canHijack | canPush:
-		w := &writerFHP{}
-		return &w.serving, w
-	case canReadFrom | canPush:
-		w := &writerRP{}
-		return &w.serving, w
-	case canFlush | canReadFrom | canPush:
-		w := &writerFRP{}
-		return &w.serving, w
-	case canHijack | canReadFrom | canPush:
-		w := &writerHRP{}
-		return &w.serving, w
-	case canFlush | canHijack | canReadFrom | canPush:
-		w := &writerFHRP{}
-		return &w.serving, w
+	if mk := wrappers[caps]; mk != nil {
+		return mk()
 	}
 	s := &serving{}
 	return s, s
+}
+
+// wrappers makes the writer of each set of capabilities but the empty one.
+var wrappers = [16]func() (*serving, http.ResponseWriter){
+	canFlush:                                     newWriter[writerF],
+	canHijack:                                    newWriter[writerH],
+	canFlush | canHijack:                         newWriter[writerFH],
+	canReadFrom:                                  newWriter[writerR],
+	canFlush | canReadFrom:                       newWriter[writerFR],
+	canHijack | canReadFrom:                      newWriter[writerHR],
+	canFlush | canHijack | canReadFrom:           newWriter[writerFHR],
+	canPush:                                      newWriter[writerP],
+	canFlush | canPush:                           newWriter[writerFP],
+	canHijack | canPush:                          newWriter[writerHP],
+	canFlush | canHijack | canPush:               newWriter[writerFHP],
+	canReadFrom | canPush:                        newWriter[writerRP],
+	canFlush | canReadFrom | canPush:             newWriter[writerFRP],
+	canHijack | canReadFrom | canPush:            newWriter[writerHRP],
+	canFlush | canHijack | canReadFrom | canPush: newWriter[writerFHRP],
+}
+
+// newWriter returns a new W, a writer that embeds a serving, and its
+// serving.
+func newWriter[W any, PW interface {
+	*W
+	http.ResponseWriter
+	state() *serving
+}]() (*serving, http.ResponseWriter) {
+	w := PW(new(W))
+	return w.state(), w
 }
