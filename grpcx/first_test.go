@@ -56,12 +56,7 @@ func TestCallerMetadataDoesNotOverride(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := new(seen)
-			ts := &testServer{unary: func(ctx context.Context, _ int64, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
-				s.record(ctx)
-				return &testpb.SimpleResponse{}, nil
-			}}
-			addr := startServer(t, ts, grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(ttl.New(ttl.WithService("svc")))))
+			s, _, addr := recordingServer(t, "svc")
 			c := dial(t, addr, grpc.WithUnaryInterceptor(grpcx.UnaryClientInterceptor(callguard.Chain())))
 			ctx := metadata.AppendToOutgoingContext(tt.giveCtx(testCtx(t)), tt.giveMD...)
 			if _, err := c.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {

@@ -169,13 +169,20 @@ func (s *seen) get() seen {
 // records its context, and returns a client of it without interceptors.
 func recorder(t *testing.T, svc string, opts ...grpcx.ServerOption) (*seen, *testServer, testpb.TestServiceClient) {
 	t.Helper()
+	s, ts, addr := recordingServer(t, svc, opts...)
+	return s, ts, dial(t, addr)
+}
+
+// recordingServer starts recorder's server and returns its address.
+func recordingServer(t *testing.T, svc string, opts ...grpcx.ServerOption) (*seen, *testServer, string) {
+	t.Helper()
 	s := new(seen)
 	ts := &testServer{unary: func(ctx context.Context, _ int64, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
 		s.record(ctx)
 		return &testpb.SimpleResponse{}, nil
 	}}
 	in := grpcx.UnaryServerInterceptor(ttl.New(ttl.WithService(svc)), opts...)
-	return s, ts, dial(t, startServer(t, ts, grpc.UnaryInterceptor(in)))
+	return s, ts, startServer(t, ts, grpc.UnaryInterceptor(in))
 }
 
 func TestEdgeSpoofing(t *testing.T) {
@@ -371,12 +378,7 @@ func TestStreamPropagation(t *testing.T) {
 }
 
 func TestPriorityPropagation(t *testing.T) {
-	s := new(seen)
-	ts := &testServer{unary: func(ctx context.Context, _ int64, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
-		s.record(ctx)
-		return &testpb.SimpleResponse{}, nil
-	}}
-	addr := startServer(t, ts, grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(ttl.New(ttl.WithService("callee")))))
+	s, _, addr := recordingServer(t, "callee")
 	c := dial(t, addr, grpc.WithUnaryInterceptor(grpcx.UnaryClientInterceptor(callguard.Chain())))
 	for _, p := range []loadshed.Priority{loadshed.Critical, loadshed.Sheddable, loadshed.Default} {
 		ctx := loadshed.NewContext(context.Background(), p)
