@@ -1,5 +1,7 @@
 package timeout
 
+import "github.com/callguard/callguard"
+
 // An Option configures a [Timeout].
 type Option interface{ apply(*options) }
 
@@ -9,6 +11,8 @@ func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
 	abandon bool
+	overall bool
+	clock   callguard.Clock // nil: the system clock
 }
 
 // WithAbandon makes [Timeout.Do] stop waiting for a call at its deadline.
@@ -32,4 +36,24 @@ type options struct {
 // and waits for it to return.
 func WithAbandon() Option {
 	return optionFunc(func(o *options) { o.abandon = true })
+}
+
+// WithOverall declares the Timeout an overall one: the bound of a whole call
+// with its retries and waits, placed outside retry. It changes nothing in
+// how the Timeout runs; it tells [callguard.CheckClient], which refuses a
+// per-attempt Timeout (the default) outside retry and an overall one inside
+// it.
+func WithOverall() Option {
+	return optionFunc(func(o *options) { o.overall = true })
+}
+
+// WithClock sets the clock whose time the deadline is measured in. A test
+// passes a fake clock (package callguardtest) and advances it to fire the
+// timeout without sleeping. The call's context then has a deadline in the
+// clock's time, and a caller's deadline is compared with the clock's Now.
+// Each call with a deadline of its own costs a goroutine, which waits for
+// the clock's timer and ends before Do returns. The default, and nil, is
+// [callguard.SystemClock], which uses [context.WithTimeoutCause].
+func WithClock(c callguard.Clock) Option {
+	return optionFunc(func(o *options) { o.clock = c })
 }

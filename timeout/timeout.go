@@ -18,6 +18,8 @@ import (
 type Timeout struct {
 	d       time.Duration
 	abandon bool
+	overall bool            // declared outside retry: see CallguardRole
+	clock   callguard.Clock // nil: the system clock
 }
 
 var _ callguard.Policy = (*Timeout)(nil)
@@ -33,7 +35,10 @@ func New(d time.Duration, opts ...Option) *Timeout {
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	return &Timeout{d: d, abandon: o.abandon}
+	if o.clock == callguard.SystemClock {
+		o.clock = nil // the fast path: context.WithTimeoutCause
+	}
+	return &Timeout{d: d, abandon: o.abandon, overall: o.overall, clock: o.clock}
 }
 
 // Do calls fn with a context that is done d after the call starts, and
@@ -71,7 +76,11 @@ func (t *Timeout) Wrap(next callguard.Handler) callguard.Handler {
 func (t *Timeout) run(ctx context.Context, call func(context.Context) error, next callguard.Handler) error {
 	var tctx context.Context
 	var cancel context.CancelFunc
-	if parent, ok := ctx.Deadline(); ok {
+	if t.clock != nil {
+		if tctx, cancel = withClock(ctx, t.clock, t.d); tctx == nil {
+			return t.call(ctx, call, next)
+		}
+	} else if parent, ok := ctx.Deadline(); ok {
 		deadline := time.Now().Add(t.d)
 		if !parent.After(deadline) {
 			return t.call(ctx, call, next)
