@@ -3,6 +3,7 @@ package breaker
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/sony/gobreaker/v2"
 )
@@ -97,4 +98,15 @@ func twoStepDo(ctx context.Context, cb *gobreaker.TwoStepCircuitBreaker[struct{}
 	finished = true
 	done(err)
 	return err
+}
+
+// BenchmarkDoSlowCallThreshold is BenchmarkDo with a slow-call threshold:
+// two more reads of the clock per call.
+func BenchmarkDoSlowCallThreshold(b *testing.B) {
+	b.ReportAllocs()
+	cb := New(WithSlowCallThreshold(time.Second))
+	ctx := context.Background()
+	for b.Loop() {
+		_ = cb.Do(ctx, succeed)
+	}
 }

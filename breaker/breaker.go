@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,12 +41,31 @@ import (
 type Breaker struct {
 	cb        *gobreaker.CircuitBreaker[struct{}]
 	isFailure func(error) bool // nil: every error is a failure
+	slowCall  time.Duration    // 0: no slow-call rule
+	clock     callguard.Clock  // nil: the system clock, read through time.Since
 	epoch     time.Time
 	// openUntil is when the open state ends, in ns since epoch, or 0 when
 	// the circuit is not open: while it lies ahead, a call is refused
-	// without taking gobreaker's lock or reading the wall clock.
+	// without taking gobreaker's lock or reading the wall clock. While the
+	// breaker is forced open it is math.MaxInt64.
 	openUntil atomic.Int64
+	mode      atomic.Int32 // modeNormal, modeForcedOpen or modeDisabled
+
+	// ctl orders the switches (ForceOpen, Disable, Resume) with the state
+	// changes gobreaker reports. Lock order: gobreaker's lock, then ctl;
+	// never gobreaker's lock while ctl is held.
+	ctl         sync.Mutex
+	gbUntil     int64 // gobreaker's open state ends (ns since epoch), 0 when not open; guarded by ctl
+	onChange    func(name string, from, to State)
+	openTimeout time.Duration
 }
+
+// The modes of a Breaker: normal, or switched by hand.
+const (
+	modeNormal int32 = iota
+	modeForcedOpen
+	modeDisabled
+)
 
 // New returns a closed Breaker configured by opts. With no options it opens
 // after 5 consecutive failures, or when at least half of at least 20 calls
@@ -78,25 +98,65 @@ func New(opts ...Option) *Breaker {
 		ReadyToTrip:  rule.readyToTrip,
 		IsExcluded:   func(err error) bool { return err == errExcluded },
 	}
-	b := &Breaker{isFailure: o.isFailure, epoch: time.Now()}
-	fn := o.onStateChange
-	st.OnStateChange = func(name string, from, to gobreaker.State) {
-		// gobreaker calls this under its lock, as it changes state, so
-		// openUntil follows the state in order. The fast path only ever
-		// refuses; since openUntil is set a moment after gobreaker sets
-		// its own expiry, it may refuse for a few microseconds after
-		// gobreaker would have let a probe through, never the reverse.
-		until := int64(0)
-		if to == gobreaker.StateOpen {
-			until = int64(time.Since(b.epoch) + o.openTimeout)
-		}
-		b.openUntil.Store(until)
-		if fn != nil {
-			fn(name, stateOf(from), stateOf(to))
-		}
+	b := &Breaker{isFailure: o.isFailure, slowCall: o.slowCall, onChange: o.onStateChange, openTimeout: o.openTimeout}
+	if o.clock != nil && o.clock != callguard.SystemClock {
+		// The open state's timing is the breaker's own (see WithClock):
+		// gobreaker's open state ends at once, and the gate in run and
+		// State holds calls back until the clock says so.
+		b.clock = o.clock
+		st.Timeout = time.Nanosecond
 	}
+	b.epoch = b.wallOrClock()
+	st.OnStateChange = b.stateChanged
 	b.cb = gobreaker.NewCircuitBreaker[struct{}](st)
 	return b
+}
+
+// wallOrClock returns the breaker's clock's time.
+func (cb *Breaker) wallOrClock() time.Time {
+	if cb.clock == nil {
+		return time.Now()
+	}
+	return cb.clock.Now()
+}
+
+// nanos returns the time in ns since the epoch.
+func (cb *Breaker) nanos() int64 {
+	if cb.clock == nil {
+		return int64(time.Since(cb.epoch))
+	}
+	return int64(cb.clock.Now().Sub(cb.epoch))
+}
+
+// stateChanged is gobreaker's OnStateChange. gobreaker calls it under its
+// lock, as it changes state, so openUntil follows the state in order. The
+// fast path only ever refuses; since openUntil is set a moment after
+// gobreaker sets its own expiry, it may refuse for a few microseconds after
+// gobreaker would have let a probe through, never the reverse.
+func (cb *Breaker) stateChanged(name string, from, to gobreaker.State) {
+	cb.ctl.Lock()
+	defer cb.ctl.Unlock()
+	switch to {
+	case gobreaker.StateOpen:
+		cb.gbUntil = cb.nanos() + int64(cb.openTimeout)
+	case gobreaker.StateHalfOpen:
+		if cb.clock != nil {
+			// Keep the gate: with a clock, gobreaker's own open state
+			// ends at once, and a call that passed the gate just before
+			// the circuit opened must not become a probe early.
+			break
+		}
+		cb.gbUntil = 0
+	default:
+		cb.gbUntil = 0
+	}
+	if cb.mode.Load() != modeNormal {
+		return // the switch holds openUntil, and the events wait for Resume
+	}
+	cb.openUntil.Store(cb.gbUntil)
+	if cb.onChange != nil {
+		cb.onChange(name, stateOf(from), stateOf(to))
+	}
 }
 
 // Do calls fn if the circuit lets the call through and records the outcome.
@@ -129,19 +189,37 @@ func (cb *Breaker) run(ctx context.Context, next callguard.Handler, call func(co
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if u := cb.openUntil.Load(); u != 0 && int64(time.Since(cb.epoch)) < u {
+	if u := cb.openUntil.Load(); u != 0 && cb.nanos() < u {
 		return ErrOpen // the fast path of a refusal: no lock, no wall clock
+	}
+	if cb.mode.Load() == modeDisabled {
+		return next(ctx, call)
 	}
 	var (
 		ran bool
 		err error
 	)
 	_, berr := cb.cb.Execute(func() (struct{}, error) {
+		if cb.clock != nil && cb.nanos() < cb.openUntil.Load() {
+			return struct{}{}, errExcluded // opened under our feet: see stateChanged
+		}
 		ran = true
+		if cb.slowCall <= 0 {
+			err = next(ctx, call)
+			return struct{}{}, cb.verdict(err)
+		}
+		start := cb.nanos()
 		err = next(ctx, call)
-		return struct{}{}, cb.verdict(err)
+		v := cb.verdict(err)
+		if v != errExcluded && time.Duration(cb.nanos()-start) > cb.slowCall {
+			v = errSlowCall
+		}
+		return struct{}{}, v
 	})
 	if !ran {
+		if berr == errExcluded {
+			return ErrOpen
+		}
 		return rejection(berr)
 	}
 	return err
@@ -166,13 +244,35 @@ func (cb *Breaker) Name() string { return cb.cb.Name() }
 
 // State returns the current state. Reading it may move an open circuit whose
 // timeout has passed to half-open, which calls the [OnStateChange] hook.
-func (cb *Breaker) State() State { return stateOf(cb.cb.State()) }
+// While a switch is on, it returns [ForcedOpen] or [Disabled].
+func (cb *Breaker) State() State {
+	switch cb.mode.Load() {
+	case modeForcedOpen:
+		return ForcedOpen
+	case modeDisabled:
+		return Disabled
+	}
+	if cb.gated() {
+		return Open
+	}
+	return stateOf(cb.cb.State())
+}
+
+// gated reports whether the breaker's own clock holds the circuit open
+// (only with [WithClock]): gobreaker must not be asked, since it would move
+// to half-open at once.
+func (cb *Breaker) gated() bool {
+	return cb.clock != nil && cb.nanos() < cb.openUntil.Load()
+}
 
 // Counts returns the counts of the current state: in the closed state those
 // of the current window, in the half-open state those of the probes; they
 // are zero in the open state. Like [Breaker.State], it brings the window
 // and the state up to date first.
 func (cb *Breaker) Counts() Counts {
+	if cb.gated() {
+		return Counts{}
+	}
 	cb.cb.State() // advance the rolling window
 	c := cb.cb.Counts()
 	return Counts{
@@ -212,9 +312,15 @@ const (
 	HalfOpen
 	// Open rejects every call with [ErrOpen].
 	Open
+	// ForcedOpen rejects every call with [ErrOpen] until [Breaker.Resume]:
+	// the switch [Breaker.ForceOpen] is on.
+	ForcedOpen
+	// Disabled lets every call through without counting it, until
+	// [Breaker.Resume]: the switch [Breaker.Disable] is on.
+	Disabled
 )
 
-// String returns "closed", "half-open" or "open".
+// String returns "closed", "half-open", "open", "forced-open" or "disabled".
 func (s State) String() string {
 	switch s {
 	case Closed:
@@ -223,6 +329,10 @@ func (s State) String() string {
 		return "half-open"
 	case Open:
 		return "open"
+	case ForcedOpen:
+		return "forced-open"
+	case Disabled:
+		return "disabled"
 	}
 	return "breaker.State(" + strconv.Itoa(int(s)) + ")"
 }

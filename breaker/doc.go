@@ -40,8 +40,19 @@
 // overloaded, without pushback), every attempt is counted, a timed-out
 // attempt is a failure, and a full bulkhead (a rejection) is not.
 //
+// # Slow calls and switches
+//
+// [WithSlowCallThreshold] counts a call slower than a threshold as a
+// failure, as resilience4j's slow-call rule. For incidents,
+// [Breaker.ForceOpen] refuses every call and [Breaker.Disable] lets every
+// call through uncounted, until [Breaker.Resume]; [Breaker.State] and the
+// [OnStateChange] hook show [ForcedOpen] and [Disabled].
+//
 // # Time
 //
-// gobreaker reads the system clock, so the breaker cannot be driven by a
-// fake clock; its tests use millisecond timeouts and poll [Breaker.State].
+// gobreaker reads the system clock. [WithClock] gives the breaker another
+// clock for its open timeout and the slow-call rule, which the breaker
+// keeps in its own code, so a test can move an open circuit to half-open
+// by advancing a fake clock; the rolling window of the closed state still
+// follows the system clock.
 package breaker

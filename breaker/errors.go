@@ -36,6 +36,10 @@ func (probeLimitError) Unwrap() error { return ErrOpen }
 // success nor a failure; the settings' IsExcluded matches exactly this value.
 var errExcluded = errors.New("breaker: excluded")
 
+// errSlowCall is what a call that succeeded, or failed, after the
+// slow-call threshold reports to gobreaker: a failure.
+var errSlowCall = errors.New("breaker: slow call")
+
 // rejection maps gobreaker's refusals to this package's errors.
 func rejection(err error) error {
 	switch err {

@@ -37,3 +37,21 @@ func Example() {
 	// call 5: breaker: circuit open (open: true)
 	// state: open - payments was called 3 times
 }
+
+func ExampleBreaker_ForceOpen() {
+	cb := breaker.New(breaker.WithName("payments"),
+		breaker.OnStateChange(func(name string, from, to breaker.State) {
+			fmt.Printf("%s: %v -> %v\n", name, from, to)
+		}))
+	call := func(context.Context) error { return nil }
+
+	cb.ForceOpen() // an incident: stop calling payments
+	fmt.Println(cb.Do(context.Background(), call))
+	cb.Resume()
+	fmt.Println(cb.Do(context.Background(), call))
+	// Output:
+	// payments: closed -> forced-open
+	// breaker: circuit open
+	// payments: forced-open -> closed
+	// <nil>
+}

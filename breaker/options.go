@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/callguard/callguard"
 )
 
 // Defaults. Sources: Hystrix (circuitBreaker.requestVolumeThreshold 20,
@@ -43,6 +45,8 @@ type options struct {
 	probes        int
 	isFailure     func(error) bool
 	onStateChange func(name string, from, to State)
+	slowCall      time.Duration
+	clock         callguard.Clock
 }
 
 func defaultOptions() options {
@@ -80,6 +84,8 @@ func (o *options) validate() {
 		panic(fmt.Sprintf("breaker: window has %d buckets, more than %d", o.interval/o.bucket, maxBuckets))
 	case o.openTimeout <= 0:
 		panic(fmt.Sprintf("breaker: open timeout must be > 0, got %v", o.openTimeout))
+	case o.slowCall < 0:
+		panic(fmt.Sprintf("breaker: slow-call threshold must be >= 0, got %v", o.slowCall))
 	case o.probes < 1 || int64(o.probes) > math.MaxUint32:
 		panic(fmt.Sprintf("breaker: half-open probes must be in [1, %d], got %d", uint32(math.MaxUint32), o.probes))
 	}
@@ -165,4 +171,32 @@ func WithIsFailure(fn func(error) bool) Option {
 // not call the Breaker's methods, which would deadlock.
 func OnStateChange(fn func(name string, from, to State)) Option {
 	return optionFunc(func(o *options) { o.onStateChange = fn })
+}
+
+// WithSlowCallThreshold counts a call that takes longer than d as a
+// failure, even when it succeeded, as resilience4j's
+// slowCallDurationThreshold: a dependency that answers, but too slowly to
+// be of use, opens the circuit by the same rules as one that fails
+// ([WithConsecutiveFailures], [WithFailureRatio]). Excluded calls (see
+// [Breaker]) stay excluded however long they take. The default, and what
+// zero means, is no threshold; a negative d panics.
+//
+// With a threshold, each call reads the clock twice more.
+func WithSlowCallThreshold(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.slowCall = d })
+}
+
+// WithClock sets the clock that times the open state and slow calls. The
+// default, and what nil means, is [callguard.SystemClock].
+//
+// gobreaker reads the system clock itself, so with another clock the
+// breaker keeps the open state's timing in its own code: the circuit stays
+// open, and calls are refused, until the clock passes the open timeout;
+// then the next call or [Breaker.State] moves it to half-open. What the
+// clock does not drive: the rolling window of the closed state
+// ([WithWindow]) still advances with the system clock, so a test with a
+// fake clock should use a window longer than the test, or none. The clock
+// is meant for tests; production code keeps the default.
+func WithClock(c callguard.Clock) Option {
+	return optionFunc(func(o *options) { o.clock = c })
 }
