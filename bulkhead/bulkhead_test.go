@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 	"github.com/callguard/callguard/internal/race"
 )
 
@@ -173,8 +173,8 @@ func startDo(b *Bulkhead, ctx context.Context, fn func(context.Context) error) <
 }
 
 func TestWaitGetsReleasedSlot(t *testing.T) {
-	clk := clock.NewFake()
-	b := New(1, WithMaxWait(time.Second), withClock(clk))
+	clk := callguardtest.NewClock()
+	b := New(1, WithMaxWait(time.Second), WithClock(clk))
 	fill(t, b)
 	errc := startDo(b, context.Background(), ok)
 	clk.BlockUntil(1)
@@ -189,9 +189,9 @@ func TestWaitGetsReleasedSlot(t *testing.T) {
 }
 
 func TestWaitTimesOut(t *testing.T) {
-	clk := clock.NewFake()
+	clk := callguardtest.NewClock()
 	var fulls atomic.Int64
-	b := New(1, WithMaxWait(time.Second), withClock(clk), OnFull(func(context.Context) { fulls.Add(1) }))
+	b := New(1, WithMaxWait(time.Second), WithClock(clk), OnFull(func(context.Context) { fulls.Add(1) }))
 	fill(t, b)
 	errc := startDo(b, context.Background(), func(context.Context) error {
 		t.Error("fn called after the wait expired")
@@ -216,8 +216,8 @@ func TestWaitTimesOut(t *testing.T) {
 }
 
 func TestWaitContextCanceled(t *testing.T) {
-	clk := clock.NewFake()
-	b := New(1, WithMaxWait(time.Second), withClock(clk))
+	clk := callguardtest.NewClock()
+	b := New(1, WithMaxWait(time.Second), WithClock(clk))
 	fill(t, b)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := startDo(b, ctx, func(context.Context) error {
@@ -234,8 +234,8 @@ func TestWaitContextCanceled(t *testing.T) {
 }
 
 func TestWaitFIFO(t *testing.T) {
-	clk := clock.NewFake()
-	b := New(1, WithMaxWait(time.Second), withClock(clk))
+	clk := callguardtest.NewClock()
+	b := New(1, WithMaxWait(time.Second), WithClock(clk))
 	fill(t, b)
 	order := make(chan int, 2)
 	first := startDo(b, context.Background(), func(context.Context) error { order <- 1; return nil })
@@ -358,7 +358,7 @@ func TestOnFullContext(t *testing.T) {
 
 // waitFor starts n calls of b.Do(ctx, ok) that wait for a slot and returns
 // once all of them are queued, with a channel that gets their results.
-func waitFor(t *testing.T, b *Bulkhead, clk *clock.Fake, ctx context.Context, n int) <-chan error {
+func waitFor(t *testing.T, b *Bulkhead, clk *callguardtest.Clock, ctx context.Context, n int) <-chan error {
 	t.Helper()
 	errc := make(chan error, n)
 	for range n {
@@ -371,7 +371,7 @@ func waitFor(t *testing.T, b *Bulkhead, clk *clock.Fake, ctx context.Context, n 
 // doNoWait returns the result of b.Do(ctx, ok), which must not wait: it
 // fails the test if the call starts a timer beyond the n that clk has, and
 // then ends every wait.
-func doNoWait(t *testing.T, b *Bulkhead, clk *clock.Fake, n int) error {
+func doNoWait(t *testing.T, b *Bulkhead, clk *callguardtest.Clock, n int) error {
 	t.Helper()
 	errc := startDo(b, context.Background(), ok)
 	for {
@@ -400,9 +400,9 @@ func TestWaitQueueBounded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := clock.NewFake()
+			clk := callguardtest.NewClock()
 			var fulls atomic.Int64
-			opts := append([]Option{WithMaxWait(time.Second), withClock(clk), OnFull(func(context.Context) { fulls.Add(1) })}, tt.giveOpts...)
+			opts := append([]Option{WithMaxWait(time.Second), WithClock(clk), OnFull(func(context.Context) { fulls.Add(1) })}, tt.giveOpts...)
 			b := New(1, opts...)
 			fill(t, b)
 			errc := waitFor(t, b, clk, context.Background(), tt.wantMax)
@@ -426,8 +426,8 @@ func TestWaitQueueBounded(t *testing.T) {
 // TestWaitCancelMiddle cancels a waiter between two others: the queue
 // keeps the other two, in order.
 func TestWaitCancelMiddle(t *testing.T) {
-	clk := clock.NewFake()
-	b := New(1, WithMaxWait(time.Second), withClock(clk))
+	clk := callguardtest.NewClock()
+	b := New(1, WithMaxWait(time.Second), WithClock(clk))
 	fill(t, b)
 	order := make(chan int, 3)
 	run := func(i int) func(context.Context) error {

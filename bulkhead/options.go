@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/clock"
 )
 
@@ -53,8 +54,12 @@ func OnFull(fn func(ctx context.Context)) Option {
 	return optionFunc(func(o *options) { o.onFull = fn })
 }
 
-// withClock sets the clock for wait timers. Tests use a fake clock. The
-// default is clock.Real.
-func withClock(c clock.Clock) Option {
+// WithClock sets the clock whose timers bound the wait of [WithMaxWait]. A
+// test passes a fake clock (package callguardtest) and advances it instead
+// of sleeping. The default, and nil, is [callguard.SystemClock].
+func WithClock(c callguard.Clock) Option {
+	if c == nil {
+		c = callguard.SystemClock
+	}
 	return optionFunc(func(o *options) { o.clock = c })
 }

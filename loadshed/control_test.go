@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 )
 
 func TestGrowsWhenLatencyFlat(t *testing.T) {
-	clk := clock.NewFake()
+	clk := callguardtest.NewClock()
 	var changes []int
-	l := New(withClock(clk), WithAlgorithm(Gradient2{}), OnLimitChange(func(old, new int) {
+	l := New(WithClock(clk), WithAlgorithm(Gradient2{}), OnLimitChange(func(old, new int) {
 		if new <= old {
 			t.Errorf("OnLimitChange(%d, %d) with flat latency", old, new)
 		}
@@ -32,8 +32,8 @@ func TestGrowsWhenLatencyFlat(t *testing.T) {
 }
 
 func TestAppLimitedDoesNotGrow(t *testing.T) {
-	clk := clock.NewFake()
-	l := New(withClock(clk), WithAlgorithm(Gradient2{}))
+	clk := callguardtest.NewClock()
+	l := New(WithClock(clk), WithAlgorithm(Gradient2{}))
 	for range 500 {
 		round(t, l, clk, 5, 10*time.Millisecond, Success) // a quarter of the limit
 	}
@@ -43,8 +43,8 @@ func TestAppLimitedDoesNotGrow(t *testing.T) {
 }
 
 func TestShrinksWhenLatencyRises(t *testing.T) {
-	clk := clock.NewFake()
-	l := New(withClock(clk), WithAlgorithm(Gradient2{}))
+	clk := callguardtest.NewClock()
+	l := New(WithClock(clk), WithAlgorithm(Gradient2{}))
 	rounds(t, l, clk, 3*time.Second, 10*time.Millisecond, Success)
 	grown := l.Limit()
 	rounds(t, l, clk, 2*time.Second, 40*time.Millisecond, Success)
@@ -58,8 +58,8 @@ func TestShrinksWhenLatencyRises(t *testing.T) {
 }
 
 func TestMinMaxLimits(t *testing.T) {
-	clk := clock.NewFake()
-	l := New(withClock(clk), WithAlgorithm(Gradient2{}), WithMinLimit(10), WithMaxLimit(30))
+	clk := callguardtest.NewClock()
+	l := New(WithClock(clk), WithAlgorithm(Gradient2{}), WithMinLimit(10), WithMaxLimit(30))
 	rounds(t, l, clk, 5*time.Second, 10*time.Millisecond, Success)
 	if got := l.Limit(); got != 30 {
 		t.Errorf("Limit() after growth = %d, want the max 30", got)
@@ -72,8 +72,8 @@ func TestMinMaxLimits(t *testing.T) {
 
 func TestDropsShrink(t *testing.T) {
 	for _, algo := range []Algorithm{Gradient2{}, AIMD{}} {
-		clk := clock.NewFake()
-		l := New(withClock(clk), WithAlgorithm(algo), WithInitialLimit(100))
+		clk := callguardtest.NewClock()
+		l := New(WithClock(clk), WithAlgorithm(algo), WithInitialLimit(100))
 		rounds(t, l, clk, 110*time.Millisecond, 10*time.Millisecond, Dropped) // one window
 		if got := l.Limit(); got != 90 {
 			t.Errorf("%T: Limit() after a window of drops = %d, want 90", algo, got)
@@ -82,8 +82,8 @@ func TestDropsShrink(t *testing.T) {
 }
 
 func TestAIMD(t *testing.T) {
-	clk := clock.NewFake()
-	l := New(withClock(clk), WithAlgorithm(AIMD{Timeout: 30 * time.Millisecond}))
+	clk := callguardtest.NewClock()
+	l := New(WithClock(clk), WithAlgorithm(AIMD{Timeout: 30 * time.Millisecond}))
 	rounds(t, l, clk, time.Second, 10*time.Millisecond, Success)
 	if got := l.Limit(); got < 26 || got > 30 {
 		t.Errorf("AIMD Limit() after 1s = %d, want about 20 + 1 per 100ms window", got)
@@ -97,7 +97,7 @@ func TestAIMD(t *testing.T) {
 
 // windowOf runs one sampling window of calls that each take rtt, with n in
 // flight (fewer if the limit is lower), and returns the limit after it.
-func windowOf(t *testing.T, l *Limiter, clk *clock.Fake, n int, rtt time.Duration) int {
+func windowOf(t *testing.T, l *Limiter, clk *callguardtest.Clock, n int, rtt time.Duration) int {
 	t.Helper()
 	for range (DefaultWindow+rtt-1)/rtt + 1 {
 		round(t, l, clk, n, rtt, Success)
@@ -112,8 +112,8 @@ func workers4(n int) time.Duration {
 }
 
 func TestGradientProbesMinRTT(t *testing.T) {
-	clk := clock.NewFake()
-	l := New(withClock(clk), WithAlgorithm(Gradient{MinRTTInterval: 10 * time.Second}))
+	clk := callguardtest.NewClock()
+	l := New(WithClock(clk), WithAlgorithm(Gradient{MinRTTInterval: 10 * time.Second}))
 	var limits []int
 	for range 4 {
 		n := l.Limit()
@@ -140,8 +140,8 @@ func TestGradientProbesMinRTT(t *testing.T) {
 // limit settles near the service's own concurrency, so that admitted calls
 // wait about one service time, and stays there.
 func TestGradientHoldsLatency(t *testing.T) {
-	clk := clock.NewFake()
-	l := New(withClock(clk))
+	clk := callguardtest.NewClock()
+	l := New(WithClock(clk))
 	for range 600 { // about a minute of overload: one probe or two more
 		windowOf(t, l, clk, l.Limit(), workers4(l.Limit()))
 	}
@@ -157,8 +157,8 @@ func TestGradientHoldsLatency(t *testing.T) {
 }
 
 func TestGradientReprobes(t *testing.T) {
-	clk := clock.NewFake()
-	l := New(withClock(clk), WithAlgorithm(Gradient{MinRTTInterval: time.Second}))
+	clk := callguardtest.NewClock()
+	l := New(WithClock(clk), WithAlgorithm(Gradient{MinRTTInterval: time.Second}))
 	probes := 0
 	for range 200 { // 20s or more of windows
 		if windowOf(t, l, clk, 8, 5*time.Millisecond) == DefaultMinLimit {
@@ -173,8 +173,8 @@ func TestGradientReprobes(t *testing.T) {
 }
 
 func TestGradientDropsAndAppLimited(t *testing.T) {
-	clk := clock.NewFake()
-	l := New(withClock(clk), WithInitialLimit(100))
+	clk := callguardtest.NewClock()
+	l := New(WithClock(clk), WithInitialLimit(100))
 	for range 3 { // the probe: a window to start it, one to drain, one to measure
 		windowOf(t, l, clk, 100, 5*time.Millisecond)
 	}
@@ -227,8 +227,8 @@ func TestCanceledAfterLongWait(t *testing.T) {
 		{100 * time.Millisecond, 81}, // 20 times the latency: two windows of drops
 		{8 * time.Millisecond, 100},  // within twice the latency: no sample
 	} {
-		clk := clock.NewFake()
-		l := New(withClock(clk), WithAlgorithm(Gradient2{}), WithInitialLimit(100))
+		clk := callguardtest.NewClock()
+		l := New(WithClock(clk), WithAlgorithm(Gradient2{}), WithInitialLimit(100))
 		for range 3 {
 			windowOf(t, l, clk, 30, 5*time.Millisecond) // app-limited: learn the latency only
 		}
@@ -248,8 +248,8 @@ func TestCanceledAfterLongWait(t *testing.T) {
 // its limit stays where it was. Counted as drops, a dependency's outage
 // shrank an idle server's limit from 16 to 3.
 func TestRelayedRefusalsKeepLimit(t *testing.T) {
-	clk := clock.NewFake()
-	l := New(withClock(clk), WithAlgorithm(Gradient2{}), WithInitialLimit(16))
+	clk := callguardtest.NewClock()
+	l := New(WithClock(clk), WithAlgorithm(Gradient2{}), WithInitialLimit(16))
 	refused := callguard.Overloaded(0, errors.New("payments: 503"))
 	for range 50 { // 5s of windows
 		for range 8 {
@@ -266,9 +266,9 @@ func TestRelayedRefusalsKeepLimit(t *testing.T) {
 
 // probed returns a Gradient limiter at limit 40 whose probe measured a
 // minimum RTT of 10ms.
-func probed(t *testing.T, clk *clock.Fake) *Limiter {
+func probed(t *testing.T, clk *callguardtest.Clock) *Limiter {
 	t.Helper()
-	l := New(withClock(clk), WithInitialLimit(40))
+	l := New(WithClock(clk), WithInitialLimit(40))
 	for range 3 {
 		windowOf(t, l, clk, 40, 10*time.Millisecond)
 	}
@@ -283,7 +283,7 @@ func probed(t *testing.T, clk *clock.Fake) *Limiter {
 // not queue, keep the limit. When a fast window lowered it, the limit fell
 // from 40 towards 7, below the 10 calls the service needed.
 func TestGradientMinRTTOnlyFromProbes(t *testing.T) {
-	clk := clock.NewFake()
+	clk := callguardtest.NewClock()
 	l := probed(t, clk)
 	windowOf(t, l, clk, 10, 2*time.Millisecond)
 	for range 10 {
@@ -302,7 +302,7 @@ func TestGradientLoneDrop(t *testing.T) {
 		drops int
 		want  bool // backed off
 	}{{1, false}, {5, true}} {
-		clk := clock.NewFake()
+		clk := callguardtest.NewClock()
 		l := probed(t, clk)
 		for i := range 100 {
 			tok, err := l.Acquire(critical)
@@ -327,8 +327,8 @@ func TestGradientLoneDrop(t *testing.T) {
 // its minimum RTT was 0, the slower calls looked like queueing, and the
 // limit fell to the floor.
 func TestGradientSubMicrosecond(t *testing.T) {
-	clk := clock.NewFake()
-	l := New(withClock(clk), WithInitialLimit(50))
+	clk := callguardtest.NewClock()
+	l := New(WithClock(clk), WithInitialLimit(50))
 	for i := range 1_000_000 { // 0.84s: eight windows or more, the probe done
 		tok, err := l.Acquire(critical)
 		if err != nil {
@@ -349,8 +349,8 @@ func TestGradientSubMicrosecond(t *testing.T) {
 // TestCanceledFromStart: callers that all give up after a long wait from
 // the very start, before any latency is known, still shrink the limit.
 func TestCanceledFromStart(t *testing.T) {
-	clk := clock.NewFake()
-	l := New(withClock(clk))
+	clk := callguardtest.NewClock()
+	l := New(WithClock(clk))
 	rounds(t, l, clk, 20*time.Second, 2*time.Second, Canceled)
 	if got := l.Limit(); got >= DefaultInitialLimit {
 		t.Errorf("Limit() after 20s of callers leaving after 2s = %d, want < %d", got, DefaultInitialLimit)

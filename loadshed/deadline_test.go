@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 )
 
 // fakeDeadline is a context with a deadline on a fake clock.
@@ -47,8 +47,8 @@ func TestDeadlineAdmission(t *testing.T) {
 
 func TestLearnedServiceTime(t *testing.T) {
 	for _, opts := range [][]Option{nil, {WithFixedLimit(50)}} {
-		clk := clock.NewFake()
-		l := New(append(opts, withClock(clk), WithLearnedServiceTime())...)
+		clk := callguardtest.NewClock()
+		l := New(append(opts, WithClock(clk), WithLearnedServiceTime())...)
 		short := fakeDeadline{bg, clk.Now().Add(20 * time.Millisecond)}
 		if err := l.Do(short, ok); err != nil {
 			t.Errorf("Do(…) before any estimate = %v, want nil", err)

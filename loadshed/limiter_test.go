@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 	"github.com/callguard/callguard/internal/race"
 )
 
@@ -31,7 +31,7 @@ var (
 
 // round admits n critical requests, lets rtt pass on clk, and releases
 // them with o. It returns how many were admitted.
-func round(t *testing.T, l *Limiter, clk *clock.Fake, n int, rtt time.Duration, o Outcome) int {
+func round(t *testing.T, l *Limiter, clk *callguardtest.Clock, n int, rtt time.Duration, o Outcome) int {
 	t.Helper()
 	toks := make([]Token, 0, n)
 	for range n {
@@ -49,7 +49,7 @@ func round(t *testing.T, l *Limiter, clk *clock.Fake, n int, rtt time.Duration, 
 }
 
 // rounds runs full rounds of rtt until d has passed.
-func rounds(t *testing.T, l *Limiter, clk *clock.Fake, d, rtt time.Duration, o Outcome) {
+func rounds(t *testing.T, l *Limiter, clk *callguardtest.Clock, d, rtt time.Duration, o Outcome) {
 	t.Helper()
 	for range d / rtt {
 		round(t, l, clk, l.Limit(), rtt, o)
@@ -178,15 +178,15 @@ func TestOutcomeOf(t *testing.T) {
 
 // countingClock counts the reads of the time.
 type countingClock struct {
-	clock.Clock
+	callguard.Clock
 	n atomic.Int64
 }
 
 func (c *countingClock) Now() time.Time { c.n.Add(1); return c.Clock.Now() }
 
 func TestFixedLimit(t *testing.T) {
-	clk := &countingClock{Clock: clock.NewFake()}
-	l := New(withClock(clk), WithFixedLimit(4))
+	clk := &countingClock{Clock: callguardtest.NewClock()}
+	l := New(WithClock(clk), WithFixedLimit(4))
 	clk.n.Store(0)
 	var toks []Token
 	for range 4 {
@@ -237,9 +237,9 @@ func TestPriorityShares(t *testing.T) {
 // TestOutranked checks that while critical requests are refused,
 // sheddable ones are refused too, though their share has room.
 func TestOutranked(t *testing.T) {
-	clk := clock.NewFake()
+	clk := callguardtest.NewClock()
 	var shed []Priority
-	l := New(withClock(clk), WithPushback(time.Second), OnShed(func(_ context.Context, p Priority) { shed = append(shed, p) }))
+	l := New(WithClock(clk), WithPushback(time.Second), OnShed(func(_ context.Context, p Priority) { shed = append(shed, p) }))
 	var toks []Token
 	for range 40 { // 20 admitted, 20 refused
 		if tok, err := l.Acquire(critical); err == nil {
@@ -392,9 +392,9 @@ func TestDoAllocs(t *testing.T) {
 // TestOnShedContext checks that the hook gets the refused request's
 // context, with its request id, on every path that sheds.
 func TestOnShedContext(t *testing.T) {
-	clk := clock.NewFake()
+	clk := callguardtest.NewClock()
 	var ids []string
-	l := New(withClock(clk), WithFixedLimit(1), WithMaxWait(time.Second), WithMaxQueue(1),
+	l := New(WithClock(clk), WithFixedLimit(1), WithMaxWait(time.Second), WithMaxQueue(1),
 		OnShed(func(ctx context.Context, _ Priority) { ids = append(ids, callguard.RequestIDFromContext(ctx)) }))
 	tok, err := l.Acquire(bg)
 	if err != nil {

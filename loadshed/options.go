@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/clock"
 )
 
@@ -203,12 +204,24 @@ func withQueueMode(m queueMode) Option {
 	return optionFunc(func(o *options) { o.queueMode = m })
 }
 
-// clockOption sets the clock of a Limiter, a Throttle or a rate limit.
-// Tests use a fake clock. The default is clock.Real.
-type clockOption struct{ c clock.Clock }
+// WithClock sets the clock of a [Limiter] (its sampling windows, latency
+// measurements, queue waits and deadline checks), a [Throttle] (its
+// window) or a rate limit (its refill and waits): the ClockOption it
+// returns is an [Option], a [ThrottleOption] and a [RateOption]. A test
+// passes a fake clock (package callguardtest) and advances it instead of
+// sleeping. The default, and nil, is [callguard.SystemClock], which the
+// limiter reads through the monotonic clock only.
+func WithClock(c callguard.Clock) ClockOption {
+	if c == nil {
+		c = callguard.SystemClock
+	}
+	return ClockOption{c}
+}
 
-func withClock(c clock.Clock) clockOption { return clockOption{c} }
+// A ClockOption sets the clock of a Limiter, a Throttle or a rate limit;
+// see [WithClock].
+type ClockOption struct{ c callguard.Clock }
 
-func (o clockOption) apply(opts *options)                 { opts.clock = o.c }
-func (o clockOption) applyThrottle(opts *throttleOptions) { opts.clock = o.c }
-func (o clockOption) applyRate(opts *rateOptions)         { opts.clock = o.c }
+func (o ClockOption) apply(opts *options)                 { opts.clock = o.c }
+func (o ClockOption) applyThrottle(opts *throttleOptions) { opts.clock = o.c }
+func (o ClockOption) applyRate(opts *rateOptions)         { opts.clock = o.c }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 )
 
 // held returns a limiter with a fixed limit of 1, whose slot is taken, and
@@ -38,8 +38,8 @@ func reason(err error) Reason {
 }
 
 func TestWaitGetsReleasedSlot(t *testing.T) {
-	clk := clock.NewFake()
-	l, tok := held(t, withClock(clk), WithMaxWait(time.Second))
+	clk := callguardtest.NewClock()
+	l, tok := held(t, WithClock(clk), WithMaxWait(time.Second))
 	errc := startDo(l, bg, ok)
 	clk.BlockUntil(1)
 	if got := l.Queued(); got != 1 {
@@ -56,8 +56,8 @@ func TestWaitGetsReleasedSlot(t *testing.T) {
 }
 
 func TestWaitTimesOut(t *testing.T) {
-	clk := clock.NewFake()
-	l, tok := held(t, withClock(clk), WithMaxWait(time.Second), WithPushback(time.Second))
+	clk := callguardtest.NewClock()
+	l, tok := held(t, WithClock(clk), WithMaxWait(time.Second), WithPushback(time.Second))
 	errc := startDo(l, bg, ok)
 	clk.BlockUntil(1)
 	clk.Advance(time.Second - 1)
@@ -75,8 +75,8 @@ func TestWaitTimesOut(t *testing.T) {
 }
 
 func TestWaitContextCanceled(t *testing.T) {
-	clk := clock.NewFake()
-	l, tok := held(t, withClock(clk), WithMaxWait(time.Second))
+	clk := callguardtest.NewClock()
+	l, tok := held(t, WithClock(clk), WithMaxWait(time.Second))
 	ctx, cancel := context.WithCancel(bg)
 	errc := startDo(l, ctx, ok)
 	clk.BlockUntil(1)
@@ -89,8 +89,8 @@ func TestWaitContextCanceled(t *testing.T) {
 }
 
 func TestQueueFull(t *testing.T) {
-	clk := clock.NewFake()
-	l, tok := held(t, withClock(clk), WithMaxWait(time.Second), WithMaxQueue(1), WithPushback(time.Second))
+	clk := callguardtest.NewClock()
+	l, tok := held(t, WithClock(clk), WithMaxWait(time.Second), WithMaxQueue(1), WithPushback(time.Second))
 	first := startDo(l, bg, ok)
 	clk.BlockUntil(1)
 	if err := l.Do(bg, ok); reason(err) != ReasonQueueFull {
@@ -109,8 +109,8 @@ func TestQueueFull(t *testing.T) {
 // TestQueueEvicts checks that a critical request finding the queue full
 // takes the place of a sheddable waiter.
 func TestQueueEvicts(t *testing.T) {
-	clk := clock.NewFake()
-	l, tok := held(t, withClock(clk), WithMaxWait(time.Second), WithMaxQueue(1), WithPushback(time.Second))
+	clk := callguardtest.NewClock()
+	l, tok := held(t, WithClock(clk), WithMaxWait(time.Second), WithMaxQueue(1), WithPushback(time.Second))
 	shed := startDo(l, sheddable, ok)
 	clk.BlockUntil(1)
 	crit := startDo(l, critical, ok)
@@ -135,8 +135,8 @@ func TestWaitOrder(t *testing.T) {
 		mode queueMode
 		want string
 	}{{codelFIFO, "critical old new sheddable"}, {modeLIFO, "critical new old sheddable"}} {
-		clk := clock.NewFake()
-		l, tok := held(t, withClock(clk), WithMaxWait(time.Second), WithMaxQueue(4), withQueueMode(tt.mode))
+		clk := callguardtest.NewClock()
+		l, tok := held(t, WithClock(clk), WithMaxWait(time.Second), WithMaxQueue(4), withQueueMode(tt.mode))
 		order := make(chan string, 4)
 		var errcs []<-chan error
 		for i, w := range []struct {
@@ -167,8 +167,8 @@ func TestWaitOrder(t *testing.T) {
 // TestWaitCoDel checks that once the queue has not been empty for 100ms,
 // new waiters wait at most 5ms.
 func TestWaitCoDel(t *testing.T) {
-	clk := clock.NewFake()
-	l, tok := held(t, withClock(clk), WithMaxWait(time.Second), WithMaxQueue(4), WithPushback(time.Second))
+	clk := callguardtest.NewClock()
+	l, tok := held(t, WithClock(clk), WithMaxWait(time.Second), WithMaxQueue(4), WithPushback(time.Second))
 	first := startDo(l, bg, ok)
 	clk.BlockUntil(1)
 	clk.Advance(150 * time.Millisecond)

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 )
 
 func TestNewRateLimitPanics(t *testing.T) {
@@ -41,8 +41,8 @@ func TestNewRateLimitPanics(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	clk := clock.NewFake()
-	rl := NewRateLimit(10, 2, withClock(clk))
+	clk := callguardtest.NewClock()
+	rl := NewRateLimit(10, 2, WithClock(clk))
 	for range 2 {
 		if err := rl.Do(bg, ok); err != nil {
 			t.Fatalf("Do(…) within the burst = %v, want nil", err)
@@ -79,9 +79,9 @@ func TestRateLimit(t *testing.T) {
 
 func TestRateLimitWait(t *testing.T) {
 	// newRL returns a rate limit of 10/s, burst 1, whose token is taken.
-	newRL := func(maxWait time.Duration) (*RateLimit, *clock.Fake) {
-		clk := clock.NewFake()
-		rl := NewRateLimit(10, 1, withClock(clk), WithWait(maxWait))
+	newRL := func(maxWait time.Duration) (*RateLimit, *callguardtest.Clock) {
+		clk := callguardtest.NewClock()
+		rl := NewRateLimit(10, 1, WithClock(clk), WithWait(maxWait))
 		if err := tryNow(rl); err != nil {
 			t.Fatalf("Do(…) = %v, want nil", err)
 		}
@@ -129,8 +129,8 @@ func TestKeyedRateLimit(t *testing.T) {
 	type keyType struct{}
 	key := func(ctx context.Context) string { s, _ := ctx.Value(keyType{}).(string); return s }
 	with := func(k string) context.Context { return context.WithValue(bg, keyType{}, k) }
-	clk := clock.NewFake()
-	kl := NewKeyedRateLimit(1, 1, key, withClock(clk), WithMaxKeys(3))
+	clk := callguardtest.NewClock()
+	kl := NewKeyedRateLimit(1, 1, key, WithClock(clk), WithMaxKeys(3))
 	if err := kl.Do(with("a"), ok); err != nil {
 		t.Fatalf("Do(a) = %v, want nil", err)
 	}
@@ -170,7 +170,7 @@ func TestKeyedRateLimitLongKeys(t *testing.T) {
 	type keyType struct{}
 	key := func(ctx context.Context) string { s, _ := ctx.Value(keyType{}).(string); return s }
 	with := func(k string) context.Context { return context.WithValue(bg, keyType{}, k) }
-	kl := NewKeyedRateLimit(1, 1, key, withClock(clock.NewFake()))
+	kl := NewKeyedRateLimit(1, 1, key, WithClock(callguardtest.NewClock()))
 	prefix := strings.Repeat("k", 64<<10)
 	for i := range 100 {
 		if err := kl.Do(with(prefix+fmt.Sprint(i)), ok); err != nil {

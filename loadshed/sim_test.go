@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 )
 
 // simConfig describes a simulated service and the load offered to it. The
@@ -57,7 +57,7 @@ type simReq struct {
 type sim struct {
 	cfg         simConfig
 	l           *Limiter
-	clk         *clock.Fake
+	clk         *callguardtest.Clock
 	rng         *rand.Rand
 	ctxs        [3]context.Context
 	active      []*simReq
@@ -69,7 +69,7 @@ type sim struct {
 
 const simTick = time.Millisecond
 
-func simulate(cfg simConfig, l *Limiter, clk *clock.Fake) simResult {
+func simulate(cfg simConfig, l *Limiter, clk *callguardtest.Clock) simResult {
 	s := &sim{cfg: cfg, l: l, clk: clk, rng: rand.New(rand.NewPCG(cfg.seed, 1)), admitted: make(chan *simReq, 4096)}
 	for _, p := range []Priority{Sheddable, Default, Critical} {
 		s.ctxs[rank(p)] = NewContext(context.Background(), p)
@@ -218,9 +218,9 @@ var overload = simConfig{
 // 95.9% with a p99 of 2.6 service times; the default (10%, half the
 // headroom) keeps 92.8–93.5% with 1.8–1.9 (seeds 1–6).
 func TestPriorityOverload(t *testing.T) {
-	clk := clock.NewFake()
-	with := simulate(overload, New(withClock(clk)), clk)
-	without := simulate(overload, nil, clock.NewFake())
+	clk := callguardtest.NewClock()
+	with := simulate(overload, New(WithClock(clk)), clk)
+	without := simulate(overload, nil, callguardtest.NewClock())
 	t.Logf("2x overload, 50%% critical, with limiter: critical %.1f%%, sheddable %.1f%% succeed; p50 %v, p99 %v; limit %d",
 		100*with.rate(Critical), 100*with.rate(Sheddable), percentile(with.latencies, 0.5), percentile(with.latencies, 0.99), with.limit)
 	t.Logf("2x overload, 50%% critical, without: critical %.1f%%, sheddable %.1f%% succeed",
@@ -242,8 +242,8 @@ func TestOverloadAlone(t *testing.T) {
 	for _, crit := range []float64{0, 1} {
 		cfg := overload
 		cfg.critical, cfg.duration = crit, 15*time.Second
-		clk := clock.NewFake()
-		res := simulate(cfg, New(withClock(clk)), clk)
+		clk := callguardtest.NewClock()
+		res := simulate(cfg, New(WithClock(clk)), clk)
 		goodput := cfg.load * (res.rate(Critical) + res.rate(Sheddable))
 		t.Logf("2x overload, %.0f%% critical: goodput %.1f%% of capacity, p99 %v, limit %d",
 			100*crit, 100*goodput, percentile(res.latencies, 0.99), res.limit)
@@ -268,8 +268,8 @@ func TestQueueOrder(t *testing.T) {
 		var p50 [4]time.Duration
 		var crit [4]float64
 		for i, mode := range []queueMode{codelFIFO, codelLIFO, modeLIFO, modeFIFO} {
-			clk := clock.NewFake()
-			res := simulate(cfg, New(withClock(clk), WithMaxWait(50*time.Millisecond), withQueueMode(mode)), clk)
+			clk := callguardtest.NewClock()
+			res := simulate(cfg, New(WithClock(clk), WithMaxWait(50*time.Millisecond), withQueueMode(mode)), clk)
 			p50[i], crit[i] = percentile(res.latencies, 0.5), res.rate(Critical)
 			t.Logf("client timeout %v, %s: critical %.1f%%, sheddable %.1f%% succeed; p50 %v, p99 %v; limit %d",
 				timeout, names[i], 100*res.rate(Critical), 100*res.rate(Sheddable),

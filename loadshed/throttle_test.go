@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 )
 
 func TestNewThrottlePanics(t *testing.T) {
@@ -33,9 +33,9 @@ func TestNewThrottlePanics(t *testing.T) {
 }
 
 func TestThrottleProbability(t *testing.T) {
-	clk := clock.NewFake()
+	clk := callguardtest.NewClock()
 	draw := 0.5
-	th := NewThrottle(withClock(clk), withRand(func() float64 { return draw }))
+	th := NewThrottle(WithClock(clk), withRand(func() float64 { return draw }))
 	var allowed []bool
 	for range 10 {
 		allowed = append(allowed, th.Allow(Default))
@@ -106,9 +106,9 @@ func TestThrottleDo(t *testing.T) {
 // throttled any more.
 func TestThrottleRecovers(t *testing.T) {
 	for _, window := range []time.Duration{DefaultThrottleWindow, 2 * time.Minute} {
-		clk := clock.NewFake()
+		clk := callguardtest.NewClock()
 		rng := rand.New(rand.NewPCG(1, 2))
-		th := NewThrottle(withClock(clk), withRand(rng.Float64), WithThrottleWindow(window))
+		th := NewThrottle(WithClock(clk), withRand(rng.Float64), WithThrottleWindow(window))
 		const step = 10 * time.Millisecond // 100 calls per second
 		healthy := false
 		backend := func(context.Context) error {
@@ -161,7 +161,7 @@ func TestThrottleRecovers(t *testing.T) {
 // critical call, and few sheddable ones.
 func TestThrottlePriorities(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	th := NewThrottle(withClock(clock.NewFake()), withRand(rng.Float64))
+	th := NewThrottle(WithClock(callguardtest.NewClock()), withRand(rng.Float64))
 	crit, shed := NewContext(bg, Critical), NewContext(bg, Sheddable)
 	sent := map[Priority]int{}
 	backend := func(p Priority) func(context.Context) error {

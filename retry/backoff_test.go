@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 )
 
 func identity(d time.Duration) time.Duration { return d }
@@ -17,7 +17,7 @@ func identity(d time.Duration) time.Duration { return d }
 // A driver runs Do on another goroutine and advances a fake clock through
 // every wait that Do reports to its OnRetry hook.
 type driver struct {
-	clk    *clock.Fake
+	clk    *callguardtest.Clock
 	events chan event
 }
 
@@ -27,11 +27,11 @@ type event struct {
 	delay   time.Duration
 }
 
-func newDriver() *driver { return &driver{clk: clock.NewFake(), events: make(chan event)} }
+func newDriver() *driver { return &driver{clk: callguardtest.NewClock(), events: make(chan event)} }
 
 // options returns the options that connect a Retry to d.
 func (d *driver) options() []Option {
-	return []Option{withClock(d.clk), OnRetry(func(_ context.Context, attempt int, err error, delay time.Duration) {
+	return []Option{WithClock(d.clk), OnRetry(func(_ context.Context, attempt int, err error, delay time.Duration) {
 		d.events <- event{attempt, err, delay}
 	})}
 }

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 )
 
 func TestBudgetDefaults(t *testing.T) {
-	b := NewBudget(withBudgetClock(clock.NewFake()))
+	b := NewBudget(WithClock(callguardtest.NewClock()))
 	if got := b.Available(); got != 100 {
 		t.Errorf("Available() = %v, want 100", got)
 	}
@@ -28,8 +28,8 @@ func TestBudgetDefaults(t *testing.T) {
 }
 
 func TestBudgetTokens(t *testing.T) {
-	clk := clock.NewFake()
-	b := NewBudget(withBudgetClock(clk))
+	clk := callguardtest.NewClock()
+	b := NewBudget(WithClock(clk))
 	for i := range 100 {
 		if !b.withdraw() {
 			t.Fatalf("withdraw #%d = false, want true", i+1)
@@ -109,9 +109,9 @@ func TestBudgetSustainedFailure(t *testing.T) {
 		ratio = 0.1
 		rate  = 10.0
 	)
-	clk := clock.NewFake()
-	budget := NewBudget(withBudgetClock(clk), WithRatio(ratio), WithMinPerSecond(rate))
-	r := New(WithBackoff(0, 0), WithBudget(budget), withClock(clk))
+	clk := callguardtest.NewClock()
+	budget := NewBudget(WithClock(clk), WithRatio(ratio), WithMinPerSecond(rate))
+	r := New(WithBackoff(0, 0), WithBudget(budget), WithClock(clk))
 	fn, attempts := failing(-1, errBoom)
 	stopped := 0
 	retriesInSecondHalf := int32(0)
@@ -156,8 +156,8 @@ func TestBudgetHammer(t *testing.T) {
 		ratio   = 0.5
 		rate    = 100.0
 	)
-	clk := clock.NewFake()
-	b := NewBudget(withBudgetClock(clk), WithRatio(ratio), WithMinPerSecond(rate), WithMaxTokens(10))
+	clk := callguardtest.NewClock()
+	b := NewBudget(WithClock(clk), WithRatio(ratio), WithMinPerSecond(rate), WithMaxTokens(10))
 	var granted, deposits atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -197,7 +197,7 @@ func TestDoBudgetHammer(t *testing.T) {
 		workers = 8
 		calls   = 500
 	)
-	budget := NewBudget(WithMinPerSecond(0), withBudgetClock(clock.NewFake()))
+	budget := NewBudget(WithMinPerSecond(0), WithClock(callguardtest.NewClock()))
 	fn, attempts := failing(-1, errBoom)
 	var wg sync.WaitGroup
 	for range workers {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/clock"
 )
 
@@ -114,10 +115,24 @@ func OnRetry(f func(ctx context.Context, attempt int, err error, delay time.Dura
 	return optionFunc(func(o *options) { o.onRetry = f })
 }
 
-// withClock sets the clock that times waits and elapsed time. For tests.
-func withClock(c clock.Clock) Option {
-	return optionFunc(func(o *options) { o.clock = c })
+// WithClock sets the clock that times the waits between attempts and
+// [WithMaxElapsedTime] for a [Retry], and that refills a [Budget]: it is
+// both an [Option] and a [BudgetOption]. A test passes a fake clock
+// (package callguardtest) and advances it instead of sleeping. The default,
+// and nil, is [callguard.SystemClock]. The caller's context deadline stays
+// in real time.
+func WithClock(c callguard.Clock) ClockOption {
+	if c == nil {
+		c = callguard.SystemClock
+	}
+	return ClockOption{c}
 }
+
+// A ClockOption sets the clock of a [Retry] or a [Budget]; see [WithClock].
+type ClockOption struct{ c callguard.Clock }
+
+func (o ClockOption) apply(opts *options)             { opts.clock = o.c }
+func (o ClockOption) applyBudget(opts *budgetOptions) { opts.clock = o.c }
 
 // withJitter replaces the random draw in [0, ceiling]. For tests.
 func withJitter(f func(ceiling time.Duration) time.Duration) Option {
@@ -160,9 +175,4 @@ func WithMinPerSecond(n float64) BudgetOption {
 // with the default rate). [NewBudget] panics unless 1 ≤ n ≤ 1e12 (or n is 0).
 func WithMaxTokens(n float64) BudgetOption {
 	return budgetOptionFunc(func(o *budgetOptions) { o.maxTokens = n })
-}
-
-// withBudgetClock sets the clock that refills the minimum rate. For tests.
-func withBudgetClock(c clock.Clock) BudgetOption {
-	return budgetOptionFunc(func(o *budgetOptions) { o.clock = c })
 }

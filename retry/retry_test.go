@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 	"github.com/callguard/callguard/internal/race"
 )
 
@@ -174,9 +174,9 @@ func TestDoContextDoneBeforeFirstAttempt(t *testing.T) {
 }
 
 func TestDoContextDoneWhileWaiting(t *testing.T) {
-	clk := clock.NewFake()
+	clk := callguardtest.NewClock()
 	waiting := make(chan struct{})
-	r := New(withClock(clk), OnRetry(func(context.Context, int, error, time.Duration) { close(waiting) }))
+	r := New(WithClock(clk), OnRetry(func(context.Context, int, error, time.Duration) { close(waiting) }))
 	errCause := errors.New("caller gone")
 	ctx, cancel := context.WithCancelCause(context.Background())
 	fn, calls := failing(-1, errBoom)
