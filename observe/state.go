@@ -1,0 +1,204 @@
+package observe
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/callguard/callguard/breaker"
+	"github.com/callguard/callguard/bulkhead"
+	"github.com/callguard/callguard/loadshed"
+	"github.com/callguard/callguard/retry"
+)
+
+// An Instance is one named policy instance of an [Observer]. Sinks receive
+// it in [Sink.Bind] and read its state with [Instance.State], for example
+// from a metrics callback. It is safe for concurrent use.
+type Instance struct {
+	o    *Observer
+	kind Kind
+	name string
+	recs []Recorder // fixed when the instance is made
+
+	calls, failures, attempts atomic.Uint64
+
+	mu          sync.Mutex
+	watched     any // the policy or budget whose accessors State reads
+	refusals    map[string]uint64
+	shed        map[string]uint64 // refusals of a limiter, throttle or rate limit, by priority
+	retries     uint64
+	giveUps     uint64
+	transitions uint64
+	state       string    // breaker state as the hook last saw it, "" before any change
+	since       time.Time // time of the last transition, or when the instance was named
+}
+
+// Kind returns the instance's kind.
+func (inst *Instance) Kind() Kind { return inst.kind }
+
+// Name returns the instance's name.
+func (inst *Instance) Name() string { return inst.name }
+
+// watch records the value whose accessors State reads. It panics if a
+// different value was watched under the same kind and name.
+func (inst *Instance) watch(v any) {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	if inst.watched != nil && inst.watched != v {
+		panic("observe: two different policies watched as " + string(inst.kind) + " " + quote(inst.name))
+	}
+	inst.watched = v
+}
+
+func quote(s string) string { return `"` + s + `"` }
+
+// State is a snapshot of one named policy instance. Counters count from
+// the moment the instance was named; the sections that do not apply to
+// its kind are nil.
+type State struct {
+	Kind     Kind              `json:"kind"`
+	Name     string            `json:"name"`
+	Calls    uint64            `json:"calls"`              // calls through the watched policy
+	Failures uint64            `json:"failures"`           // calls that returned an error other than a refusal
+	Refusals map[string]uint64 `json:"refusals,omitempty"` // by reason
+
+	Breaker  *BreakerState     `json:"breaker,omitempty"`
+	Retry    *RetryState       `json:"retry,omitempty"`
+	Budget   *BudgetState      `json:"budget,omitempty"`
+	Bulkhead *BulkheadState    `json:"bulkhead,omitempty"`
+	Limiter  *LimiterState     `json:"limiter,omitempty"`
+	Shed     map[string]uint64 `json:"shed,omitempty"` // refusals of a limiter, throttle or rate limit, by priority
+}
+
+// BreakerState is the state of a circuit breaker.
+type BreakerState struct {
+	State       string         `json:"state"`               // closed, half-open or open
+	Since       time.Time      `json:"since"`               // last transition seen by the hook, or when named
+	OpenUntil   time.Time      `json:"open_until,omitzero"` // when the next probe may go, if open
+	Transitions uint64         `json:"transitions"`
+	Counts      breaker.Counts `json:"counts"`
+}
+
+// RetryState counts what a retry policy did.
+type RetryState struct {
+	Attempts uint64 `json:"attempts"` // attempts made, the first of each call included
+	Retries  uint64 `json:"retries"`
+	GiveUps  uint64 `json:"give_ups"`
+}
+
+// BudgetState is the state of a retry budget.
+type BudgetState struct {
+	Tokens   float64 `json:"tokens"`
+	Capacity float64 `json:"capacity"`
+}
+
+// BulkheadState is the state of a bulkhead.
+type BulkheadState struct {
+	InFlight int `json:"in_flight"`
+	Limit    int `json:"limit"`
+}
+
+// LimiterState is the state of an adaptive limiter (loadshed.Limiter).
+type LimiterState struct {
+	Limit           int    `json:"limit"`
+	InFlight        int    `json:"in_flight"`
+	Queued          int    `json:"queued"`
+	DeadlineRejects uint64 `json:"deadline_rejects"`
+}
+
+// State returns a snapshot of the instance. It reads the watched policy's
+// accessors; reading a breaker's state may move an open circuit whose
+// timeout has passed to half-open, as [breaker.Breaker.State] does.
+func (inst *Instance) State() State {
+	inst.mu.Lock()
+	st := State{
+		Kind:     inst.kind,
+		Name:     inst.name,
+		Refusals: copyMap(inst.refusals),
+		Shed:     copyMap(inst.shed),
+	}
+	watched := inst.watched
+	retries, giveUps := inst.retries, inst.giveUps
+	inst.mu.Unlock()
+	st.Calls, st.Failures = inst.calls.Load(), inst.failures.Load()
+
+	// The accessors run without inst.mu: a breaker's State may call the
+	// transition hook, which takes it.
+	switch v := watched.(type) {
+	case *breaker.Breaker:
+		bs := &BreakerState{State: v.State().String(), Counts: v.Counts(), OpenUntil: v.OpenUntil()}
+		inst.mu.Lock()
+		bs.Since, bs.Transitions = inst.since, inst.transitions
+		inst.mu.Unlock()
+		st.Breaker = bs
+	case *retry.Budget:
+		st.Budget = &BudgetState{Tokens: v.Available(), Capacity: v.Capacity()}
+	case *bulkhead.Bulkhead:
+		st.Bulkhead = &BulkheadState{InFlight: v.InFlight(), Limit: v.Limit()}
+	case *loadshed.Limiter:
+		st.Limiter = &LimiterState{Limit: v.Limit(), InFlight: v.InFlight(), Queued: v.Queued(), DeadlineRejects: v.DeadlineRejects()}
+	}
+	if inst.kind == KindRetry {
+		st.Retry = &RetryState{Attempts: inst.attempts.Load(), Retries: retries, GiveUps: giveUps}
+	}
+	if inst.kind == KindBreaker && st.Breaker == nil {
+		inst.mu.Lock()
+		st.Breaker = &BreakerState{State: inst.state, Since: inst.since, Transitions: inst.transitions}
+		inst.mu.Unlock()
+		if st.Breaker.State == "" {
+			st.Breaker.State = breaker.Closed.String()
+		}
+	}
+	return st
+}
+
+func copyMap(m map[string]uint64) map[string]uint64 {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]uint64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// A Snapshot is the state of every named instance of an [Observer] and its
+// recent events.
+type Snapshot struct {
+	Time     time.Time `json:"time"`
+	Policies []State   `json:"policies"`
+	Recent   []Event   `json:"recent"`
+}
+
+// Snapshot returns the state of every named instance, sorted by kind and
+// name, and the recent refusals, give-ups and transitions.
+func (o *Observer) Snapshot() Snapshot {
+	s := Snapshot{Time: o.now(), Recent: o.Recent()}
+	for _, inst := range o.Instances() {
+		s.Policies = append(s.Policies, inst.State())
+	}
+	return s
+}
+
+// refused counts a refusal and emits its event.
+func (inst *Instance) refused(ctx context.Context, reason string, err error, shed bool) {
+	prio := ""
+	if shed {
+		prio = loadshed.FromContext(ctx).String()
+	}
+	inst.mu.Lock()
+	if inst.refusals == nil {
+		inst.refusals = map[string]uint64{}
+	}
+	inst.refusals[reason]++
+	if shed {
+		if inst.shed == nil {
+			inst.shed = map[string]uint64{}
+		}
+		inst.shed[prio]++
+	}
+	inst.mu.Unlock()
+	inst.o.emit(ctx, inst, Event{Type: EventRefusal, Reason: reason, Priority: prio, Err: err})
+}
