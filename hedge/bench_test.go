@@ -1,0 +1,70 @@
+package hedge
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func succeed(context.Context) error { return nil }
+
+func BenchmarkBare(b *testing.B) {
+	b.ReportAllocs()
+	ctx := context.Background()
+	for b.Loop() {
+		_ = succeed(ctx)
+	}
+}
+
+// BenchmarkDoNotSafe is a call the Hedger may not hedge: it runs as it is.
+func BenchmarkDoNotSafe(b *testing.B) {
+	b.ReportAllocs()
+	h := New()
+	ctx := context.Background()
+	for b.Loop() {
+		_ = h.Do(ctx, succeed)
+	}
+}
+
+// BenchmarkDoNoHedge is the success path of a call that may be hedged and
+// answers before the delay: the first attempt's goroutine, context and
+// timer, and the result channel.
+func BenchmarkDoNoHedge(b *testing.B) {
+	b.ReportAllocs()
+	h := New(WithSafe(always), WithDelay(time.Hour))
+	ctx := context.Background()
+	for b.Loop() {
+		_ = h.Do(ctx, succeed)
+	}
+}
+
+// BenchmarkDoNoHedgeQuantile adds the latency window: a sample per call.
+func BenchmarkDoNoHedgeQuantile(b *testing.B) {
+	b.ReportAllocs()
+	h := New(WithSafe(always), WithQuantile(0.95, 1000, time.Hour))
+	ctx := context.Background()
+	for b.Loop() {
+		_ = h.Do(ctx, succeed)
+	}
+}
+
+// BenchmarkDoHedged sends a hedge at once on every call (no budget limit).
+func BenchmarkDoHedged(b *testing.B) {
+	b.ReportAllocs()
+	h := New(WithSafe(always), WithDelay(0), WithBudget(1, 1))
+	ctx := context.Background()
+	for b.Loop() {
+		_ = h.Do(ctx, succeed)
+	}
+}
+
+func BenchmarkDoNoHedgeParallel(b *testing.B) {
+	b.ReportAllocs()
+	h := New(WithSafe(always), WithDelay(time.Hour))
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			_ = h.Do(ctx, succeed)
+		}
+	})
+}
