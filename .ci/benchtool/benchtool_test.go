@@ -112,10 +112,10 @@ func TestCheckTable(t *testing.T) {
 		t.Errorf("good table: checked %d, %v; want 3, nil", n, err)
 	}
 	for _, bad := range []string{
-		"| `callguard` `BenchmarkChainEmpty` | 1 | |\n",     // no such benchmark
+		"| `callguard` `BenchmarkChainEmpty` | 1 | |\n",       // no such benchmark
 		"| `callguard` `BenchmarkContextWithTimeout` | 1 |\n", // in another package
-		"| `BenchmarkPipeline` | 1 |\n",                      // no package
-		"| `timeout` | 1 |\n",                                // no benchmark at all
+		"| `BenchmarkPipeline` | 1 |\n",                       // no package
+		"| `timeout` | 1 |\n",                                 // no benchmark at all
 	} {
 		if _, err := checkTable(table(bad), root); err == nil {
 			t.Errorf("checkTable(%q) = nil, want an error", bad)
