@@ -119,8 +119,8 @@ func OnRetry(f func(ctx context.Context, attempt int, err error, delay time.Dura
 // [WithMaxElapsedTime] for a [Retry], and that refills a [Budget]: it is
 // both an [Option] and a [BudgetOption]. A test passes a fake clock
 // (package callguardtest) and advances it instead of sleeping. The default,
-// and nil, is [callguard.SystemClock]. The caller's context deadline stays
-// in real time.
+// and nil, is [callguard.SystemClock]. Do compares the call's context
+// deadline with this clock's time too, as timeout.WithClock sets it.
 func WithClock(c callguard.Clock) ClockOption {
 	if c == nil {
 		c = callguard.SystemClock

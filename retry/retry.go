@@ -168,8 +168,9 @@ func (r *Retry) stop(ctx context.Context, start time.Time, delay time.Duration) 
 	if r.maxElapsed > 0 && r.clock.Now().Sub(start)+delay > r.maxElapsed {
 		return StopMaxElapsed
 	}
-	// Context deadlines are in real time, whatever clock times the waits.
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= delay {
+	// A deadline is read on the clock that times the waits: a fake clock's
+	// deadlines come from a timeout on the same clock (timeout.WithClock).
+	if deadline, ok := ctx.Deadline(); ok && deadline.Sub(r.clock.Now()) <= delay {
 		return StopDeadline
 	}
 	if r.budget != nil && !r.budget.withdraw() {
