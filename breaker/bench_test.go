@@ -2,6 +2,7 @@ package breaker
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -108,5 +109,48 @@ func BenchmarkDoSlowCallThreshold(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		_ = cb.Do(ctx, succeed)
+	}
+}
+
+// BenchmarkKeyedGet looks up a held key among 100.
+func BenchmarkKeyedGet(b *testing.B) {
+	b.ReportAllocs()
+	k := NewKeyed(100, time.Minute)
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = "10.0.0." + strconv.Itoa(i) + ":8080"
+		k.Get(keys[i])
+	}
+	i := 0
+	for b.Loop() {
+		_ = k.Get(keys[i%100])
+		i++
+	}
+}
+
+func BenchmarkKeyedGetParallel(b *testing.B) {
+	b.ReportAllocs()
+	k := NewKeyed(100, time.Minute)
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = "10.0.0." + strconv.Itoa(i) + ":8080"
+		k.Get(keys[i])
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			_ = k.Get(keys[i%100])
+			i++
+		}
+	})
+}
+
+// BenchmarkKeyedDo is BenchmarkDo through a Keyed.
+func BenchmarkKeyedDo(b *testing.B) {
+	b.ReportAllocs()
+	k := NewKeyed(100, time.Minute)
+	ctx := context.Background()
+	for b.Loop() {
+		_ = k.Do(ctx, "10.0.0.1:8080", succeed)
 	}
 }
