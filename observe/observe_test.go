@@ -336,3 +336,11 @@ func TestConcurrentCallsAndSnapshots(t *testing.T) {
 		t.Errorf("no call admitted")
 	}
 }
+
+func TestWatchedKeepsRole(t *testing.T) {
+	t.Parallel()
+	o := observe.New()
+	if got := callguard.RoleOf(o.Watch("x", retry.New())); got != callguard.RoleRetry {
+		t.Errorf("RoleOf(watched retry) = %v, want %v", got, callguard.RoleRetry)
+	}
+}

@@ -46,6 +46,11 @@ type Watched struct {
 // Policy returns the watched policy.
 func (w *Watched) Policy() callguard.Policy { return w.p }
 
+// CallguardRole returns the watched policy's role, so that
+// callguard.CheckClient and CheckServer judge a watched policy as the
+// policy itself.
+func (w *Watched) CallguardRole() callguard.Role { return callguard.RoleOf(w.p) }
+
 // Do runs fn through the watched policy, as its own Do would, and records
 // the call.
 func (w *Watched) Do(ctx context.Context, fn func(context.Context) error) error {
