@@ -40,6 +40,7 @@ import (
 // [loadshed.Throttle]: https://pkg.go.dev/github.com/callguard/callguard/loadshed#Throttle
 type Breaker struct {
 	cb        *gobreaker.CircuitBreaker[struct{}]
+	view      twoStepView      // cb, for Allow
 	isFailure func(error) bool // nil: every error is a failure
 	slowCall  time.Duration    // 0: no slow-call rule
 	clock     callguard.Clock  // nil: the system clock, read through time.Since
@@ -109,6 +110,7 @@ func New(opts ...Option) *Breaker {
 	b.epoch = b.wallOrClock()
 	st.OnStateChange = b.stateChanged
 	b.cb = gobreaker.NewCircuitBreaker[struct{}](st)
+	b.view.cb = b.cb
 	return b
 }
 
