@@ -21,12 +21,38 @@ type Observer struct {
 	logger *slog.Logger
 	sinks  []Sink
 
-	mu     sync.Mutex
-	byKey  map[instanceKey]*Instance
-	all    []*Instance // in the order they were named
-	recent []Event     // ring of the last len(recent) refusals, give-ups and transitions
-	next   int         // index in recent of the next event to write
-	filled bool        // recent has wrapped at least once
+	mu      sync.Mutex
+	byKey   map[instanceKey]*Instance
+	all     []*Instance // in the order they were named
+	recent  ring        // the last refusals and give-ups
+	changes ring        // the last breaker transitions
+}
+
+// ring keeps the last len(events) events; the Observer's mu guards it.
+type ring struct {
+	events []Event
+	next   int  // index of the next event to write
+	filled bool // the ring has wrapped at least once
+}
+
+func (r *ring) add(e Event) {
+	if len(r.events) == 0 {
+		return
+	}
+	r.events[r.next] = e
+	r.next++
+	if r.next == len(r.events) {
+		r.next, r.filled = 0, true
+	}
+}
+
+// list returns the events, oldest first.
+func (r *ring) list() []Event {
+	var out []Event
+	if r.filled {
+		out = append(out, r.events[r.next:]...)
+	}
+	return append(out, r.events[:r.next]...)
 }
 
 type instanceKey struct {
@@ -69,9 +95,10 @@ func WithSink(s Sink) Option {
 	})
 }
 
-// WithRecent sets how many recent refusals, give-ups and breaker
-// transitions the Observer keeps for [Observer.Snapshot] and the status
-// page. The default is 50; zero keeps none. New panics if n < 0.
+// WithRecent sets how many recent refusals and give-ups, and apart from
+// them how many breaker transitions, the Observer keeps for
+// [Observer.Snapshot] and the status page. The default is 50; zero keeps
+// none. New panics if n < 0.
 func WithRecent(n int) Option {
 	return optionFunc(func(c *config) { c.recent = n })
 }
@@ -96,10 +123,11 @@ func New(opts ...Option) *Observer {
 		c.clock = callguard.SystemClock
 	}
 	o := &Observer{
-		logger: c.logger,
-		sinks:  c.sinks,
-		byKey:  map[instanceKey]*Instance{},
-		recent: make([]Event, c.recent),
+		logger:  c.logger,
+		sinks:   c.sinks,
+		byKey:   map[instanceKey]*Instance{},
+		recent:  ring{events: make([]Event, c.recent)},
+		changes: ring{events: make([]Event, c.recent)},
 	}
 	if c.clock == callguard.SystemClock {
 		o.now = time.Now
@@ -154,13 +182,14 @@ func (o *Observer) emit(ctx context.Context, inst *Instance, e Event) {
 	if e.RequestID == "" {
 		e.RequestID = callguard.RequestIDFromContext(ctx)
 	}
-	if e.Type != EventRetry && e.Type != EventLimit && len(o.recent) > 0 {
+	switch e.Type {
+	case EventRefusal, EventGiveUp:
 		o.mu.Lock()
-		o.recent[o.next] = e
-		o.next++
-		if o.next == len(o.recent) {
-			o.next, o.filled = 0, true
-		}
+		o.recent.add(e)
+		o.mu.Unlock()
+	case EventTransition:
+		o.mu.Lock()
+		o.changes.add(e)
 		o.mu.Unlock()
 	}
 	if o.logger != nil {
@@ -171,14 +200,16 @@ func (o *Observer) emit(ctx context.Context, inst *Instance, e Event) {
 	}
 }
 
-// Recent returns the recent refusals, give-ups and breaker transitions,
-// oldest first.
+// Recent returns the recent refusals and give-ups, oldest first.
 func (o *Observer) Recent() []Event {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var out []Event
-	if o.filled {
-		out = append(out, o.recent[o.next:]...)
-	}
-	return append(out, o.recent[:o.next]...)
+	return o.recent.list()
+}
+
+// Transitions returns the recent breaker transitions, oldest first.
+func (o *Observer) Transitions() []Event {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.changes.list()
 }

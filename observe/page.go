@@ -28,13 +28,14 @@ th{background:#f0f0f0;font-weight:600} td.n{text-align:right;font-variant-numeri
 <script>
 "use strict";
 (function () {
-  var main = document.getElementById("main"), live = document.getElementById("live");
+  var main = document.getElementById("main"), live = document.getElementById("live"), n = 0;
   function refresh() {
     fetch(location.pathname + "?fragment=1", {cache: "no-store"}).then(function (r) {
       if (!r.ok) { throw new Error("HTTP " + r.status); }
       return r.text();
     }).then(function (html) {
       main.innerHTML = html;
+      main.setAttribute("data-refreshes", String(++n));
       live.textContent = "refreshes every 2 s";
     }).catch(function () {
       live.textContent = "not connected; retrying";
@@ -95,11 +96,18 @@ th{background:#f0f0f0;font-weight:600} td.n{text-align:right;font-variant-numeri
 <td>{{range $r, $n := .Refusals}}{{$r}}: {{$n}} {{end}}</td><td>{{range $p, $n := .Shed}}{{$p}}: {{$n}} {{end}}</td></tr>
 {{end}}</table>{{end}}
 
-<h2>Recent refusals, give-ups and breaker transitions</h2>
+<h2>Recent breaker transitions</h2>
+{{if .Transitions}}<table id="transitions"><tr><th>time (UTC)</th><th>breaker</th><th>from</th><th>to</th></tr>
+{{range .Transitions}}<tr data-event="transition">
+<td>{{clock .Time}} <span class="muted">({{$.Ago .Time}})</span></td><td>{{.Name}}</td>
+<td><span class="state s-{{.From}}">{{.From}}</span></td><td><span class="state s-{{.To}}">{{.To}}</span></td></tr>
+{{end}}</table>{{else}}<p class="muted">none yet</p>{{end}}
+
+<h2>Recent refusals and give-ups</h2>
 {{if .Recent}}<table id="recent"><tr><th>time (UTC)</th><th>policy</th><th>event</th><th>reason</th><th>request id</th><th>error</th></tr>
 {{range .Recent}}<tr data-event="{{.Type}}">
 <td>{{clock .Time}}</td><td>{{.Kind}} {{.Name}}</td><td>{{.Type}}</td>
-<td>{{if .Reason}}{{.Reason}}{{else if .To}}{{.From}} → {{.To}}{{end}}{{if .Priority}} ({{.Priority}}){{end}}</td>
+<td>{{.Reason}}{{if .Priority}} ({{.Priority}}){{end}}</td>
 <td>{{.RequestID}}</td><td>{{if .Err}}{{.Err.Error}}{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">none yet</p>{{end}}
 {{end}}`

@@ -167,15 +167,16 @@ func copyMap(m map[string]uint64) map[string]uint64 {
 // A Snapshot is the state of every named instance of an [Observer] and its
 // recent events.
 type Snapshot struct {
-	Time     time.Time `json:"time"`
-	Policies []State   `json:"policies"`
-	Recent   []Event   `json:"recent"`
+	Time        time.Time `json:"time"`
+	Policies    []State   `json:"policies"`
+	Recent      []Event   `json:"recent"`      // refusals and give-ups, oldest first
+	Transitions []Event   `json:"transitions"` // breaker transitions, oldest first
 }
 
 // Snapshot returns the state of every named instance, sorted by kind and
-// name, and the recent refusals, give-ups and transitions.
+// name, and the recent events.
 func (o *Observer) Snapshot() Snapshot {
-	s := Snapshot{Time: o.now(), Recent: o.Recent()}
+	s := Snapshot{Time: o.now(), Recent: o.Recent(), Transitions: o.Transitions()}
 	for _, inst := range o.Instances() {
 		s.Policies = append(s.Policies, inst.State())
 	}

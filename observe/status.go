@@ -82,20 +82,18 @@ func wantsJSON(accept string) bool {
 
 // view sorts a snapshot into the sections of the page.
 type view struct {
-	Time               time.Time
-	Breakers, Retries  []State
-	Budgets, Bulkheads []State
-	Limiters, Others   []State
-	Recent             []Event
-	OpenBreakers, Shed int
-	TotalRefusals      uint64
+	Time                time.Time
+	Breakers, Retries   []State
+	Budgets, Bulkheads  []State
+	Limiters, Others    []State
+	Recent, Transitions []Event
+	OpenBreakers, Shed  int
+	TotalRefusals       uint64
 }
 
 func newView(s Snapshot) view {
 	v := view{Time: s.Time}
-	for i := len(s.Recent) - 1; i >= 0; i-- { // newest first
-		v.Recent = append(v.Recent, s.Recent[i])
-	}
+	v.Recent, v.Transitions = newestFirst(s.Recent), newestFirst(s.Transitions)
 	for _, st := range s.Policies {
 		for _, n := range st.Refusals {
 			v.TotalRefusals += n
@@ -119,6 +117,14 @@ func newView(s Snapshot) view {
 		}
 	}
 	return v
+}
+
+func newestFirst(es []Event) []Event {
+	out := make([]Event, 0, len(es))
+	for i := len(es) - 1; i >= 0; i-- {
+		out = append(out, es[i])
+	}
+	return out
 }
 
 // Render helpers: durations rounded for people.

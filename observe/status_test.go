@@ -65,8 +65,9 @@ func TestStatusJSON(t *testing.T) {
 			t.Fatalf("Content-Type = %q, want application/json", ct)
 		}
 		var s struct {
-			Policies []observe.State
-			Recent   []map[string]any
+			Policies    []observe.State
+			Recent      []map[string]any
+			Transitions []map[string]any
 		}
 		if err := json.Unmarshal([]byte(body), &s); err != nil {
 			t.Fatalf("decode %s: %v", body, err)
@@ -82,6 +83,9 @@ func TestStatusJSON(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("no open breaker payments in %s", body)
+		}
+		if len(s.Transitions) != 1 || s.Transitions[0]["to"] != "open" || s.Transitions[0]["policy.name"] != "payments" {
+			t.Errorf("transitions = %v, want payments closed -> open", s.Transitions)
 		}
 		last := s.Recent[len(s.Recent)-1]
 		if last["event"] != "refusal" || last["request_id"] != "req-7" || last["error"] != "breaker: circuit open" {
@@ -104,7 +108,7 @@ func TestStatusHTML(t *testing.T) {
 		`id="open-breakers">1 open breaker<`,
 		`data-kind="limiter" data-name="api"`, `data-kind="bulkhead" data-name="db"`,
 		`data-kind="retry" data-name="payments"`, `data-kind="budget" data-name="payments"`,
-		`<td>req-7</td>`, "<script>",
+		`<td>req-7</td>`, "<script>", `<table id="transitions">`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %s", want)
