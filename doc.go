@@ -10,40 +10,42 @@
 // # Composition
 //
 // [Chain] composes policies once, at construction; the first policy is the
-// outermost, as with grpc-go's chained interceptors:
+// outermost, as with grpc-go's chained interceptors: Chain(a, b).Do(ctx, f)
+// runs a(b(f)). A call through the pipeline passes ctx and the call down
+// as arguments, so composing allocates nothing. [Get] runs a call that
+// returns a value, [GetOr] supplies one when the call fails.
 //
-//	budget := retry.NewBudget() // one per process
-//	p := callguard.Chain(
-//		loadshed.NewThrottle(), // one per backend
-//		retry.New(retry.WithBudget(budget)),
-//		breaker.New(breaker.WithName("payments")),
-//		bulkhead.New(64),
-//		timeout.New(300*time.Millisecond),
-//	)
-//	err := p.Do(ctx, func(ctx context.Context) error { return callPayments(ctx) })
+// Package stack builds the recommended pipelines in one line each:
 //
-// runs throttle(retry(breaker(bulkhead(timeout(call))))). A call through
-// the pipeline passes ctx and the call down as arguments, so composing
-// allocates nothing.
+//	out := stack.Client(stack.WithName("payments")) // the calls a service makes
+//	in := stack.Server("orders")                    // the requests it serves
 //
 // # Recommended order
 //
-// A client, from the outside in: an overall timeout (if any), throttle,
-// retry, breaker, bulkhead, per-attempt timeout. A server: hop limit
-// (ttl), load shedding (loadshed.Limiter), request timeout.
+// This table is the authoritative composition order; the policies' own
+// docs and the README link to it. Outermost first:
 //
-//   - An overall budget goes outside, so that it bounds every retry and wait.
-//   - The throttle goes outside retry, one per backend: it counts calls and
-//     the backend's refusals for load ([ErrOverloaded]), and rejects calls
-//     locally in proportion once the backend refuses more than half of
-//     them, retries included.
-//   - retry goes outside breaker: each attempt passes the breaker, and an
-//     attempt the open breaker rejects is not retried (it is an
-//     [ErrOverloaded] without a delay), so retry never hammers an open circuit.
-//   - breaker goes outside bulkhead: a full bulkhead is a local rejection
-//     ([ErrRejected]), which the breaker does not count against the callee.
-//   - The per-attempt timeout goes innermost, so that it times one attempt,
-//     and the breaker counts a timed-out attempt as a failure.
+//	client                         why there
+//	1 timeout, WithOverall (opt.)  bounds every attempt and wait together
+//	2 loadshed.NewThrottle()       one per backend; counts calls and the
+//	                               backend's refusals for load, rejects
+//	                               locally in proportion when it refuses
+//	                               more than half
+//	3 retry.New(WithBudget(b))     one budget per process; each attempt
+//	                               passes the breaker; a refusal by the open
+//	                               breaker is not retried
+//	4 breaker.New()                counts each attempt that reached a broken
+//	                               callee; a full bulkhead or a shed call is
+//	                               not a failure
+//	5 bulkhead.New(64)             caps the calls in flight to the backend
+//	6 timeout.New(300ms)           per attempt, innermost: it times one
+//	                               attempt, and the breaker counts it
+//
+//	server                         why there
+//	1 ttl.New(WithService(id))     refuses a call loop before any work
+//	2 loadshed.New()               admits what the server can serve, sheds
+//	                               the rest early ("overloaded, don't retry")
+//	3 timeout.New(2s)              bounds the work of one request
 //
 // Each signal goes to the policy that acts on it. A callee that sheds
 // calls (503 or 429 with a pushback, gRPC ResourceExhausted) is alive and
@@ -52,6 +54,22 @@
 // broken (refused or reset connections, timeouts, 5xx that are not
 // refusals) opens the breaker. So a server's partial shedding can never
 // become a full outage by the client's own hand.
+//
+// # Misuse
+//
+// A policy declares its [Role]; [CheckClient] and [CheckServer] refuse a
+// pipeline that puts one on the wrong side or in the wrong order, with a
+// [*MisuseError] that says where it belongs. The adapters and package stack
+// call them when a pipeline is built and panic with the error, so a
+// misplaced policy never reaches production silently:
+//
+//   - retry in a server pipeline: retries would multiply tier by tier;
+//   - a loop check (ttl.TTL with a service id) in a client pipeline: it
+//     checks inbound requests (a client uses ttl.NewGuard);
+//   - a per-attempt timeout outside retry: it would bound all attempts
+//     together (mark an overall one with timeout.WithOverall);
+//   - an overall timeout inside retry, or a breaker outside it;
+//   - a retry inside another retry: attempts multiply.
 //
 // # Errors
 //
