@@ -73,11 +73,22 @@ type State struct {
 
 // BreakerState is the state of a circuit breaker.
 type BreakerState struct {
-	State       string         `json:"state"`               // closed, half-open or open
-	Since       time.Time      `json:"since"`               // last transition seen by the hook, or when named
-	OpenUntil   time.Time      `json:"open_until,omitzero"` // when the next probe may go, if open
-	Transitions uint64         `json:"transitions"`
-	Counts      breaker.Counts `json:"counts"`
+	State       string    `json:"state"`               // closed, half-open or open
+	Since       time.Time `json:"since"`               // last transition seen by the hook, or when named
+	OpenUntil   time.Time `json:"open_until,omitzero"` // when the next probe may go, if open
+	Transitions uint64    `json:"transitions"`
+	Counts      Counts    `json:"counts"`
+}
+
+// Counts are a breaker's counts of calls since its last change of state
+// (see breaker.Counts).
+type Counts struct {
+	Requests             uint32 `json:"requests"`
+	TotalSuccesses       uint32 `json:"total_successes"`
+	TotalFailures        uint32 `json:"total_failures"`
+	TotalExclusions      uint32 `json:"total_exclusions"`
+	ConsecutiveSuccesses uint32 `json:"consecutive_successes"`
+	ConsecutiveFailures  uint32 `json:"consecutive_failures"`
 }
 
 // RetryState counts what a retry policy did.
@@ -127,7 +138,7 @@ func (inst *Instance) State() State {
 	// transition hook, which takes it.
 	switch v := watched.(type) {
 	case *breaker.Breaker:
-		bs := &BreakerState{State: v.State().String(), Counts: v.Counts(), OpenUntil: v.OpenUntil()}
+		bs := &BreakerState{State: v.State().String(), Counts: Counts(v.Counts()), OpenUntil: v.OpenUntil()}
 		inst.mu.Lock()
 		bs.Since, bs.Transitions = inst.since, inst.transitions
 		inst.mu.Unlock()

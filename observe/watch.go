@@ -60,7 +60,14 @@ func (w *Watched) Do(ctx context.Context, fn func(context.Context) error) error 
 // Wrap wraps next in the watched policy and records each call through it.
 func (w *Watched) Wrap(next callguard.Handler) callguard.Handler {
 	inst := w.inst
-	if inst.kind == KindRetry {
+	if inst.kind == KindRetry && len(inst.recs) == 0 {
+		attempt := next
+		next = func(ctx context.Context, call func(context.Context) error) error {
+			err := attempt(ctx, call)
+			inst.done(ctx, StageAttempt, 0, err)
+			return err
+		}
+	} else if inst.kind == KindRetry {
 		attempt := next
 		next = func(ctx context.Context, call func(context.Context) error) error {
 			start := inst.o.now()
@@ -70,6 +77,14 @@ func (w *Watched) Wrap(next callguard.Handler) callguard.Handler {
 		}
 	}
 	h := w.p.Wrap(next)
+	if len(inst.recs) == 0 {
+		// No sink wants durations: count without reading the clock.
+		return func(ctx context.Context, call func(context.Context) error) error {
+			err := h(ctx, call)
+			inst.done(ctx, StageCall, 0, err)
+			return err
+		}
+	}
 	return func(ctx context.Context, call func(context.Context) error) error {
 		start := inst.o.now()
 		err := h(ctx, call)
