@@ -213,6 +213,17 @@ func TestFailureOfAnotherPolicyIsNotARefusal(t *testing.T) {
 	}
 }
 
+func TestThrottleProbability(t *testing.T) {
+	t.Parallel()
+	o := observe.New()
+	th := loadshed.NewThrottle()
+	o.Watch("edge", th)
+	st := stateOf(t, o, observe.KindThrottle, "edge")
+	if st.Throttle == nil || len(st.Throttle.Probability) != 3 || st.Throttle.Probability["critical"] != th.Probability(loadshed.Critical) {
+		t.Errorf("throttle state = %+v, want a probability per priority", st.Throttle)
+	}
+}
+
 func TestBudgetTokens(t *testing.T) {
 	t.Parallel()
 	o := observe.New()

@@ -90,10 +90,11 @@ th{background:#f0f0f0;font-weight:600} td.n{text-align:right;font-variant-numeri
 {{end}}</table>{{else}}<p class="muted">none named</p>{{end}}
 
 {{if .Others}}<h2>Other policies</h2>
-<table id="others"><tr><th>kind</th><th>name</th><th>calls</th><th>failed</th><th>refused, by reason</th><th>shed, by priority</th></tr>
+<table id="others"><tr><th>kind</th><th>name</th><th>calls</th><th>failed</th><th>refused, by reason</th><th>shed, by priority</th><th>throttle: rejection probability</th></tr>
 {{range .Others}}<tr data-kind="{{.Kind}}" data-name="{{.Name}}">
 <td>{{.Kind}}</td><td>{{.Name}}</td><td class="n">{{.Calls}}</td><td class="n">{{.Failures}}</td>
-<td>{{range $r, $n := .Refusals}}{{$r}}: {{$n}} {{end}}</td><td>{{range $p, $n := .Shed}}{{$p}}: {{$n}} {{end}}</td></tr>
+<td>{{range $r, $n := .Refusals}}{{$r}}: {{$n}} {{end}}</td><td>{{range $p, $n := .Shed}}{{$p}}: {{$n}} {{end}}</td>
+<td>{{with .Throttle}}{{range $p, $v := .Probability}}{{$p}}: {{printf "%.0f" (pct $v 1)}}% {{end}}{{end}}</td></tr>
 {{end}}</table>{{end}}
 
 <h2>Recent breaker transitions</h2>

@@ -68,6 +68,7 @@ type State struct {
 	Budget   *BudgetState      `json:"budget,omitempty"`
 	Bulkhead *BulkheadState    `json:"bulkhead,omitempty"`
 	Limiter  *LimiterState     `json:"limiter,omitempty"`
+	Throttle *ThrottleState    `json:"throttle,omitempty"`
 	Shed     map[string]uint64 `json:"shed,omitempty"` // refusals of a limiter, throttle or rate limit, by priority
 }
 
@@ -118,6 +119,12 @@ type LimiterState struct {
 	DeadlineRejects uint64 `json:"deadline_rejects"`
 }
 
+// ThrottleState is the state of a client-side throttle (loadshed.Throttle):
+// the probability with which it now rejects a call, by priority.
+type ThrottleState struct {
+	Probability map[string]float64 `json:"probability"`
+}
+
 // State returns a snapshot of the instance. It reads the watched policy's
 // accessors; reading a breaker's state may move an open circuit whose
 // timeout has passed to half-open, as [breaker.Breaker.State] does.
@@ -147,6 +154,12 @@ func (inst *Instance) State() State {
 		st.Budget = &BudgetState{Tokens: v.Available(), Capacity: v.Capacity()}
 	case *bulkhead.Bulkhead:
 		st.Bulkhead = &BulkheadState{InFlight: v.InFlight(), Limit: v.Limit()}
+	case *loadshed.Throttle:
+		ts := &ThrottleState{Probability: map[string]float64{}}
+		for _, p := range []loadshed.Priority{loadshed.Critical, loadshed.Default, loadshed.Sheddable} {
+			ts.Probability[p.String()] = v.Probability(p)
+		}
+		st.Throttle = ts
 	case *loadshed.Limiter:
 		st.Limiter = &LimiterState{Limit: v.Limit(), InFlight: v.InFlight(), Queued: v.Queued(), DeadlineRejects: v.DeadlineRejects()}
 	}
