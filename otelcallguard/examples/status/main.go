@@ -11,8 +11,9 @@
 // fixed limit of 4) sheds sheddable requests first. POST
 // /control/fail?on=true (or false) on the admin address fails the
 // downstream by hand. With -check the command exits 1 unless the breaker
-// opened. The admin address serves the status page: keep it on loopback or
-// an admin network, never facing the internet.
+// opened and, when the downstream recovered 3 s before the end, closed
+// again. The admin address serves the status page: keep it on loopback
+// or an admin network, never facing the internet.
 package main
 
 import (
@@ -136,7 +137,10 @@ func run(c config) error {
 	}
 	wg.Wait()
 	client.CloseIdleConnections()
-	return summary(o, calls.Load(), failed.Load(), c.check)
+	// The breaker must have closed again if the downstream recovered well
+	// before the end (a probe goes after 1 s).
+	recovered := c.failFor > 0 && time.Since(start) > c.failAt+c.failFor+3*time.Second && !down.manual.Load()
+	return summary(o, calls.Load(), failed.Load(), c.check, recovered)
 }
 
 var priorities = []loadshed.Priority{loadshed.Critical, loadshed.Default, loadshed.Sheddable}
@@ -238,16 +242,17 @@ func serve(addr string, h http.Handler) (string, func(), error) {
 }
 
 // summary prints what the policies did and, with check, fails unless the
-// breaker opened.
-func summary(o *observe.Observer, calls, failed int64, check bool) error {
+// breaker opened, and, if the downstream recovered, closed again.
+func summary(o *observe.Observer, calls, failed int64, check, recovered bool) error {
 	fmt.Printf("calls: %d, failed: %d\n", calls, failed)
-	opened := false
+	opened, closed := false, false
 	for _, st := range o.Snapshot().Policies {
 		line := fmt.Sprintf("%-9s %-9s calls %6d  failures %5d  refusals %v", st.Kind, st.Name, st.Calls, st.Failures, st.Refusals)
 		switch {
 		case st.Breaker != nil:
 			line += fmt.Sprintf("  state %s, %d transitions", st.Breaker.State, st.Breaker.Transitions)
 			opened = opened || st.Breaker.Transitions > 0
+			closed = st.Breaker.State == breaker.Closed.String()
 		case st.Limiter != nil:
 			line += fmt.Sprintf("  limit %d, shed %v", st.Limiter.Limit, st.Shed)
 		case st.Retry != nil:
@@ -257,8 +262,11 @@ func summary(o *observe.Observer, calls, failed int64, check bool) error {
 		}
 		fmt.Println(line)
 	}
-	if check && !opened {
+	switch {
+	case check && !opened:
 		return errors.New("check: the breaker never opened")
+	case check && recovered && !closed:
+		return errors.New("check: the breaker did not close after the downstream recovered")
 	}
 	return nil
 }
