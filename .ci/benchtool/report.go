@@ -29,7 +29,7 @@ func verdict(r row, allow map[string]string, threshold float64) (string, bool) {
 		fails = append(fails, fmt.Sprintf("allocs/op %g → %g", o, n))
 	}
 	d := deltaPct(r)
-	sig := r.delta != "" && r.delta != "~" && r.delta != "?"
+	sig := significant(r)
 	if sig && d > threshold {
 		fails = append(fails, fmt.Sprintf("ns/op %+.1f%% > %g%%", d, threshold))
 	}
@@ -54,7 +54,7 @@ func report(w io.Writer, rows []row, allow map[string]string, threshold float64)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "benchmark\told ns/op\tnew ns/op\tdelta\tp\tallocs\t verdict")
 	pass := true
-	worst, worstName := 0.0, ""
+	worst, worstName, worstSig, worstSigName := 0.0, "", 0.0, "-"
 	for _, r := range rows {
 		v, fail := verdict(r, allow, threshold)
 		pass = pass && !fail
@@ -73,6 +73,9 @@ func report(w io.Writer, rows []row, allow map[string]string, threshold float64)
 			if math.Abs(d) > math.Abs(worst) {
 				worst, worstName = d, r.name
 			}
+			if significant(r) && math.Abs(d) > math.Abs(worstSig) {
+				worstSig, worstSigName = d, r.name
+			}
 		}
 		p := r.p
 		if p == "" {
@@ -81,7 +84,13 @@ func report(w io.Writer, rows []row, allow map[string]string, threshold float64)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t %s\n", r.name, old, new, delta, p, allocs, v)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "largest |delta|: %.1f%% (%s); fails on any allocs/op increase, or ns/op significant (p<0.05) and > +%g%%\n",
-		math.Abs(worst), worstName, threshold)
+	fmt.Fprintf(w, "largest |delta|: %.1f%% (%s); of the significant ones: %.1f%% (%s)\n",
+		math.Abs(worst), worstName, math.Abs(worstSig), worstSigName)
+	fmt.Fprintf(w, "rules: any allocs/op increase fails; ns/op fails if significant (p<0.05) and > +%g%%; Bench-Allow: <benchmark> <reason> excuses\n", threshold)
 	return pass
+}
+
+// significant reports whether benchstat found the ns/op change significant.
+func significant(r row) bool {
+	return r.delta != "" && r.delta != "~" && r.delta != "?"
 }
