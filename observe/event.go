@@ -117,3 +117,17 @@ type Recorder interface {
 	Event(ctx context.Context, e Event)
 	Measure(ctx context.Context, m Measurement)
 }
+
+// EventFunc adapts a function to a [Sink] that receives every event of
+// every instance, and no measurements: the place for a hook of your own
+// that one of the Observer's options replaced (for example a breaker's
+// OnStateChange, which now arrives as an [EventTransition]).
+type EventFunc func(ctx context.Context, e Event)
+
+// Bind returns f as the Recorder of every instance.
+func (f EventFunc) Bind(*Instance) Recorder { return eventFunc(f) }
+
+type eventFunc func(ctx context.Context, e Event)
+
+func (f eventFunc) Event(ctx context.Context, e Event) { f(ctx, e) }
+func (eventFunc) Measure(context.Context, Measurement) {}

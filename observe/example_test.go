@@ -39,3 +39,16 @@ func Example() {
 	// level=WARN msg="callguard refusal" policy.kind=breaker policy.name=payments event=refusal reason=open request_id=req-1 error="breaker: circuit open"
 	// breaker payments open map[open:1]
 }
+
+// A hook of your own beside the Observer's: a breaker's OnStateChange,
+// which o.Breaker sets, arrives as a transition event.
+func ExampleEventFunc() {
+	o := observe.New(observe.WithSink(observe.EventFunc(func(_ context.Context, e observe.Event) {
+		if e.Type == observe.EventTransition {
+			fmt.Printf("%s %s: %s -> %s\n", e.Kind, e.Name, e.From, e.To)
+		}
+	})))
+	cb := breaker.New(append(o.Breaker("payments"), breaker.WithConsecutiveFailures(1))...)
+	_ = cb.Do(context.Background(), func(context.Context) error { return fmt.Errorf("connection refused") })
+	// Output: breaker payments: closed -> open
+}

@@ -13,8 +13,9 @@ import (
 // Breaker returns the options that name a breaker and report its changes
 // of state: breaker.New(o.Breaker("payments")...). They set
 // [breaker.WithName] and [breaker.OnStateChange]; an OnStateChange given
-// after them replaces the Observer's hook. Pass the breaker to
-// [Observer.Watch] too, for its refusals and its state.
+// after them replaces the Observer's hook. To keep a hook of your own, give
+// it to the Observer as an [EventFunc] sink: it receives every transition.
+// Pass the breaker to [Observer.Watch] too, for its refusals and state.
 func (o *Observer) Breaker(name string) []breaker.Option {
 	inst := o.instance(KindBreaker, name)
 	return []breaker.Option{
