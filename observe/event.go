@@ -20,6 +20,7 @@ const (
 	KindLimiter   Kind = "limiter"   // loadshed.Limiter
 	KindThrottle  Kind = "throttle"  // loadshed.Throttle
 	KindRateLimit Kind = "ratelimit" // loadshed.RateLimit, loadshed.KeyedRateLimit
+	KindHedge     Kind = "hedge"     // hedge.Hedger
 	KindPolicy    Kind = "policy"    // any other callguard.Policy
 )
 
@@ -40,6 +41,9 @@ const (
 	EventGiveUp EventType = "giveup"
 	// EventLimit: an adaptive limiter moved its limit from From to To.
 	EventLimit EventType = "limit"
+	// EventHedge: a hedging policy started hedge number Attempt (2 for the
+	// first hedge) beside the call's first attempt.
+	EventHedge EventType = "hedge"
 )
 
 // An Event is one thing a named policy instance did. Fields that do not
@@ -51,7 +55,7 @@ type Event struct {
 	Type      EventType
 	Reason    string        // refusal: open, full, limit, throttle, rate, loop, hops, ...; giveup: the stop reason
 	From, To  string        // transition: breaker states; limit: old and new limits
-	Attempt   int           // retry, giveup
+	Attempt   int           // retry, giveup, hedge
 	Delay     time.Duration // retry: the wait before the next attempt
 	Priority  string        // refusal: the request's priority (critical, default, sheddable)
 	RequestID string        // from callguard.RequestIDFromContext
@@ -87,7 +91,7 @@ type Stage uint8
 // The stages of a call.
 const (
 	StageCall    Stage = iota // a call offered to the policy, from entry to return
-	StageAttempt              // one attempt a retry policy made (first included)
+	StageAttempt              // one attempt a retry or hedging policy made (first included)
 )
 
 // A Measurement is the duration and outcome of one call or attempt through

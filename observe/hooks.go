@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard/breaker"
+	"github.com/callguard/callguard/hedge"
 	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/retry"
 )
@@ -44,6 +45,22 @@ func (o *Observer) Retry(name string) []retry.Option {
 			inst.retries++
 			inst.mu.Unlock()
 			o.emit(ctx, inst, Event{Type: EventRetry, Attempt: attempt, Delay: delay, Err: err})
+		}),
+	}
+}
+
+// Hedge returns the option that reports a hedging policy's hedges:
+// hedge.New(append(opts, o.Hedge("search")...)...). It sets
+// [hedge.OnHedge]. Pass the policy to [Observer.Watch] too, for its
+// attempts and state.
+func (o *Observer) Hedge(name string) []hedge.Option {
+	inst := o.instance(KindHedge, name)
+	return []hedge.Option{
+		hedge.OnHedge(func(ctx context.Context, attempt int) {
+			inst.mu.Lock()
+			inst.hedges++
+			inst.mu.Unlock()
+			o.emit(ctx, inst, Event{Type: EventHedge, Attempt: attempt})
 		}),
 	}
 }

@@ -13,11 +13,11 @@ import (
 func TestNamesGolden(t *testing.T) {
 	var got []string
 	for _, k := range []observe.Kind{observe.KindBreaker, observe.KindRetry, observe.KindBudget, observe.KindBulkhead,
-		observe.KindTimeout, observe.KindTTL, observe.KindLimiter, observe.KindThrottle, observe.KindRateLimit, observe.KindPolicy,
+		observe.KindTimeout, observe.KindTTL, observe.KindLimiter, observe.KindThrottle, observe.KindRateLimit, observe.KindHedge, observe.KindPolicy,
 		observe.KindHTTPServer, observe.KindGRPCServer} {
 		got = append(got, "kind "+string(k))
 	}
-	for _, e := range []observe.EventType{observe.EventRetry, observe.EventTransition, observe.EventRefusal, observe.EventGiveUp, observe.EventLimit} {
+	for _, e := range []observe.EventType{observe.EventRetry, observe.EventTransition, observe.EventRefusal, observe.EventGiveUp, observe.EventLimit, observe.EventHedge} {
 		got = append(got, "event "+string(e))
 	}
 	for _, r := range []string{observe.ReasonOpen, observe.ReasonFull, observe.ReasonShed, observe.ReasonDeadline,

@@ -14,6 +14,7 @@ import (
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/breaker"
 	"github.com/callguard/callguard/bulkhead"
+	"github.com/callguard/callguard/hedge"
 	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/observe"
 	"github.com/callguard/callguard/retry"
@@ -353,5 +354,30 @@ func TestWatchedKeepsRole(t *testing.T) {
 	o := observe.New()
 	if got := callguard.RoleOf(o.Watch("x", retry.New())); got != callguard.RoleRetry {
 		t.Errorf("RoleOf(watched retry) = %v, want %v", got, callguard.RoleRetry)
+	}
+}
+
+func TestHedge(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	o := observe.New(observe.WithSink(rec))
+	h := o.Watch("search", hedge.New(append(o.Hedge("search"), hedge.WithDelay(time.Millisecond))...))
+	call := func(ctx context.Context) error {
+		if n, _ := hedge.Attempt(ctx); n >= 2 {
+			return nil
+		}
+		<-ctx.Done() // the first attempt waits until the hedge wins, however long it takes
+		return ctx.Err()
+	}
+	if err := h.Do(hedge.ContextSafe(context.Background()), call); err != nil {
+		t.Fatalf("Do = %v, want the hedge's nil", err)
+	}
+	ev := rec.of(observe.EventHedge)
+	if len(ev) != 1 || ev[0].Attempt != 2 || ev[0].Name != "search" {
+		t.Errorf("hedge events = %+v, want one for attempt 2", ev)
+	}
+	st := stateOf(t, o, observe.KindHedge, "search")
+	if st.Hedge == nil || st.Hedge.Hedges != 1 || st.Hedge.Attempts != 2 || st.Calls != 1 {
+		t.Errorf("hedge state = %+v, calls %d; want 1 hedge, 2 attempts, 1 call", st.Hedge, st.Calls)
 	}
 }

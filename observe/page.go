@@ -82,6 +82,12 @@ th{background:#f0f0f0;font-weight:600} td.n{text-align:right;font-variant-numeri
 <td>{{.Name}}</td><td class="n">{{.Calls}}</td><td class="n">{{.Retry.Attempts}}</td><td class="n">{{.Retry.Retries}}</td><td class="n">{{.Retry.GiveUps}}</td><td class="n">{{.Failures}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">none named</p>{{end}}
 
+{{if .Hedges}}<h2>Hedging</h2>
+<table id="hedges"><tr><th>name</th><th>delay</th><th>calls</th><th>attempts</th><th>hedges</th><th>failed</th></tr>
+{{range .Hedges}}<tr data-kind="hedge" data-name="{{.Name}}">
+<td>{{.Name}}</td><td class="n">{{sec .Hedge.Delay}}</td><td class="n">{{.Calls}}</td><td class="n">{{.Hedge.Attempts}}</td><td class="n">{{.Hedge.Hedges}}</td><td class="n">{{.Failures}}</td></tr>
+{{end}}</table>{{end}}
+
 <h2>Retry budgets</h2>
 {{if .Budgets}}<table id="budgets"><tr><th>name</th><th>tokens left</th><th>capacity</th><th>left</th></tr>
 {{range .Budgets}}<tr data-kind="budget" data-name="{{.Name}}">

@@ -8,6 +8,7 @@ import (
 
 	"github.com/callguard/callguard/breaker"
 	"github.com/callguard/callguard/bulkhead"
+	"github.com/callguard/callguard/hedge"
 	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/retry"
 )
@@ -28,6 +29,7 @@ type Instance struct {
 	refusals    map[string]uint64
 	shed        map[string]uint64 // refusals of a limiter, throttle or rate limit, by priority
 	retries     uint64
+	hedges      uint64
 	giveUps     uint64
 	transitions uint64
 	state       string    // breaker state as the hook last saw it, "" before any change
@@ -69,6 +71,7 @@ type State struct {
 	Bulkhead *BulkheadState    `json:"bulkhead,omitempty"`
 	Limiter  *LimiterState     `json:"limiter,omitempty"`
 	Throttle *ThrottleState    `json:"throttle,omitempty"`
+	Hedge    *HedgeState       `json:"hedge,omitempty"`
 	Shed     map[string]uint64 `json:"shed,omitempty"` // refusals of a limiter, throttle or rate limit, by priority
 }
 
@@ -119,6 +122,13 @@ type LimiterState struct {
 	DeadlineRejects uint64 `json:"deadline_rejects"`
 }
 
+// HedgeState counts what a hedging policy did.
+type HedgeState struct {
+	Attempts uint64        `json:"attempts"` // attempts made, the first of each call included
+	Hedges   uint64        `json:"hedges"`   // hedges started
+	Delay    time.Duration `json:"delay"`    // the current hedging delay
+}
+
 // ThrottleState is the state of a client-side throttle (loadshed.Throttle):
 // the probability with which it now rejects a call, by priority.
 type ThrottleState struct {
@@ -137,7 +147,7 @@ func (inst *Instance) State() State {
 		Shed:     copyMap(inst.shed),
 	}
 	watched := inst.watched
-	retries, giveUps := inst.retries, inst.giveUps
+	retries, giveUps, hedges := inst.retries, inst.giveUps, inst.hedges
 	inst.mu.Unlock()
 	st.Calls, st.Failures = inst.calls.Load(), inst.failures.Load()
 
@@ -154,6 +164,8 @@ func (inst *Instance) State() State {
 		st.Budget = &BudgetState{Tokens: v.Available(), Capacity: v.Capacity()}
 	case *bulkhead.Bulkhead:
 		st.Bulkhead = &BulkheadState{InFlight: v.InFlight(), Limit: v.Limit()}
+	case *hedge.Hedger:
+		st.Hedge = &HedgeState{Attempts: inst.attempts.Load(), Hedges: hedges, Delay: v.Delay()}
 	case *loadshed.Throttle:
 		ts := &ThrottleState{Probability: map[string]float64{}}
 		for _, p := range []loadshed.Priority{loadshed.Critical, loadshed.Default, loadshed.Sheddable} {

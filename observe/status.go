@@ -86,8 +86,9 @@ type view struct {
 	Breakers, Retries   []State
 	Budgets, Bulkheads  []State
 	Limiters, Others    []State
+	Hedges              []State
 	Recent, Transitions []Event
-	OpenBreakers, Shed  int
+	OpenBreakers        int
 	TotalRefusals       uint64
 }
 
@@ -106,6 +107,8 @@ func newView(s Snapshot) view {
 			v.Breakers = append(v.Breakers, st)
 		case st.Retry != nil:
 			v.Retries = append(v.Retries, st)
+		case st.Hedge != nil:
+			v.Hedges = append(v.Hedges, st)
 		case st.Budget != nil:
 			v.Budgets = append(v.Budgets, st)
 		case st.Bulkhead != nil:

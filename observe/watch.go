@@ -8,6 +8,7 @@ import (
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/breaker"
 	"github.com/callguard/callguard/bulkhead"
+	"github.com/callguard/callguard/hedge"
 	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/retry"
 	"github.com/callguard/callguard/timeout"
@@ -17,7 +18,7 @@ import (
 // Watch names p and returns a policy that behaves as p and reports, for
 // every call through it, its duration, its outcome and, when p refused
 // it, a refusal event with the reason and the request id; for a
-// *retry.Retry, also every attempt. The kind comes from p's type
+// *retry.Retry or a *hedge.Hedger, also every attempt. The kind comes from p's type
 // (*breaker.Breaker, *retry.Retry, *bulkhead.Bulkhead, *loadshed.Limiter,
 // ...; [KindPolicy] for any other), and snapshots read p's state through
 // its accessors (State, Counts, Limit, InFlight, ...).
@@ -60,14 +61,15 @@ func (w *Watched) Do(ctx context.Context, fn func(context.Context) error) error 
 // Wrap wraps next in the watched policy and records each call through it.
 func (w *Watched) Wrap(next callguard.Handler) callguard.Handler {
 	inst := w.inst
-	if inst.kind == KindRetry && len(inst.recs) == 0 {
+	perAttempt := inst.kind == KindRetry || inst.kind == KindHedge
+	if perAttempt && len(inst.recs) == 0 {
 		attempt := next
 		next = func(ctx context.Context, call func(context.Context) error) error {
 			err := attempt(ctx, call)
 			inst.done(ctx, StageAttempt, 0, err)
 			return err
 		}
-	} else if inst.kind == KindRetry {
+	} else if perAttempt {
 		attempt := next
 		next = func(ctx context.Context, call func(context.Context) error) error {
 			start := inst.o.now()
@@ -211,6 +213,8 @@ func kindOf(p callguard.Policy) Kind {
 		return KindBulkhead
 	case *timeout.Timeout:
 		return KindTimeout
+	case *hedge.Hedger:
+		return KindHedge
 	case *ttl.TTL, *ttl.Guard:
 		return KindTTL
 	case *loadshed.Limiter:

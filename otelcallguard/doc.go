@@ -16,8 +16,9 @@
 // testdata/metrics.txt; a test fails when one changes without the list.
 //
 //	callguard.call.duration         histogram, s        kind, name, outcome
-//	callguard.attempt.duration      histogram, s        kind, name, outcome (retry policies)
+//	callguard.attempt.duration      histogram, s        kind, name, outcome (retry and hedge)
 //	callguard.retry.attempts        counter, {attempt}  name, outcome
+//	callguard.hedge.attempts        counter, {attempt}  name, outcome
 //	callguard.retry.budget.tokens   gauge, {token}      name
 //	callguard.breaker.state         gauge, 1 for the current state, 0 for the others: name, breaker.state
 //	callguard.breaker.transitions   counter             name, breaker.state (the new one)
@@ -58,7 +59,8 @@
 // # Tracing
 //
 // [Tracing] adds an event to the caller's span for each retry
-// (callguard.retry, with the attempt and the delay), refusal
+// (callguard.retry, with the attempt and the delay), hedge
+// (callguard.hedge), refusal
 // (callguard.refusal, with the reason) and give-up (callguard.giveup), when
 // that span is recording. It composes with otelhttp and otelgrpc: their
 // spans are the caller's span. Breaker transitions and limit changes belong

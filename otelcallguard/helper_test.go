@@ -9,6 +9,7 @@ import (
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/breaker"
 	"github.com/callguard/callguard/bulkhead"
+	"github.com/callguard/callguard/hedge"
 	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/observe"
 	"github.com/callguard/callguard/retry"
@@ -22,7 +23,7 @@ func ok(context.Context) error   { return nil }
 // exercise drives one instance of each kind so that every instrument has a
 // value: a breaker "payments" opens and refuses a call, a retry policy
 // makes attempts, a bulkhead "db" and a limiter "api" refuse a sheddable
-// call, a budget is watched.
+// call, a budget is watched, a hedging policy "search" hedges once.
 func exercise(t *testing.T, o *observe.Observer) {
 	t.Helper()
 	ctx := callguard.ContextWithRequestID(context.Background(), "req-1")
@@ -57,4 +58,15 @@ func exercise(t *testing.T, o *observe.Observer) {
 		t.Fatalf("limiter Do = %v, want ErrShed", err)
 	}
 	tok.Release(loadshed.OutcomeOf(nil))
+
+	h := o.Watch("search", hedge.New(append(o.Hedge("search"), hedge.WithDelay(time.Millisecond))...))
+	if err := h.Do(hedge.ContextSafe(ctx), func(ctx context.Context) error {
+		if n, _ := hedge.Attempt(ctx); n >= 2 {
+			return nil
+		}
+		<-ctx.Done() // the first attempt waits until the hedge wins, however long it takes
+		return ctx.Err()
+	}); err != nil {
+		t.Fatalf("hedge Do = %v, want nil", err)
+	}
 }

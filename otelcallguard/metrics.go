@@ -19,6 +19,7 @@ const (
 	CallDuration       = "callguard.call.duration"
 	AttemptDuration    = "callguard.attempt.duration"
 	RetryAttempts      = "callguard.retry.attempts"
+	HedgeAttempts      = "callguard.hedge.attempts"
 	RetryBudgetTokens  = "callguard.retry.budget.tokens"
 	BreakerState       = "callguard.breaker.state"
 	BreakerTransitions = "callguard.breaker.transitions"
@@ -64,6 +65,7 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 type Metrics struct {
 	callDur, attemptDur                   metric.Float64Histogram
 	attempts, transitions, shed, refusals metric.Int64Counter
+	hedgeAttempts                         metric.Int64Counter
 	reg                                   metric.Registration
 
 	mu    sync.Mutex
@@ -98,6 +100,7 @@ func NewMetrics(opts ...Option) (*Metrics, error) {
 	m.callDur = hist(CallDuration, "Duration of calls offered to a policy, refusals included.")
 	m.attemptDur = hist(AttemptDuration, "Duration of each attempt a retry policy made.")
 	m.attempts = counter(RetryAttempts, "{attempt}", "Attempts made by retry policies, the first of each call included.")
+	m.hedgeAttempts = counter(HedgeAttempts, "{attempt}", "Attempts made by hedging policies, the first of each call included.")
 	m.transitions = counter(BreakerTransitions, "{transition}", "Changes of state of circuit breakers, by new state.")
 	m.shed = counter(LoadshedShed, "{request}", "Requests shed by limiters, throttles and rate limits, by priority.")
 	m.refusals = counter(Refusals, "{call}", "Calls a policy refused without running them, by reason.")
@@ -131,7 +134,10 @@ func (m *Metrics) Bind(inst *observe.Instance) observe.Recorder {
 	m.insts = append(m.insts, inst)
 	m.mu.Unlock()
 	kind, name := AttrKind.String(string(inst.Kind())), AttrName.String(inst.Name())
-	r := &recorder{m: m, kind: kind, name: name, reasons: map[string]metric.AddOption{}}
+	r := &recorder{m: m, kind: kind, name: name, reasons: map[string]metric.AddOption{}, attempts: m.attempts}
+	if inst.Kind() == observe.KindHedge {
+		r.attempts = m.hedgeAttempts
+	}
 	for _, o := range []observe.Outcome{observe.OutcomeSuccess, observe.OutcomeFailure, observe.OutcomeRefused} {
 		set := attribute.NewSet(kind, name, AttrOutcome.String(o.String()))
 		r.byOutcome[o] = []metric.RecordOption{metric.WithAttributeSet(set)}
@@ -144,6 +150,7 @@ func (m *Metrics) Bind(inst *observe.Instance) observe.Recorder {
 type recorder struct {
 	m          *Metrics
 	kind, name attribute.KeyValue
+	attempts   metric.Int64Counter // the retry or hedge attempts counter
 	// The options are kept as slices, so that passing them on allocates no
 	// variadic slice per call.
 	byOutcome  [3][]metric.RecordOption // kind, name, outcome
@@ -160,7 +167,7 @@ func (r *recorder) Measure(ctx context.Context, ms observe.Measurement) {
 	}
 	if ms.Stage == observe.StageAttempt {
 		r.m.attemptDur.Record(ctx, ms.Duration.Seconds(), r.byOutcome[o]...)
-		r.m.attempts.Add(ctx, 1, r.attemptsBy[o]...)
+		r.attempts.Add(ctx, 1, r.attemptsBy[o]...)
 		return
 	}
 	r.m.callDur.Record(ctx, ms.Duration.Seconds(), r.byOutcome[o]...)

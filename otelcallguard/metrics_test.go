@@ -187,6 +187,7 @@ func TestMetricValues(t *testing.T) {
 		{otelcallguard.CallDuration, []attribute.KeyValue{otelcallguard.AttrKind.String("retry"), otelcallguard.AttrOutcome.String("failure")}, 1},
 		{otelcallguard.CallDuration, []attribute.KeyValue{otelcallguard.AttrKind.String("breaker"), otelcallguard.AttrOutcome.String("refused")}, 1},
 		{otelcallguard.AttemptDuration, []attribute.KeyValue{otelcallguard.AttrKind.String("retry")}, 3},
+		{otelcallguard.HedgeAttempts, []attribute.KeyValue{name("search"), otelcallguard.AttrOutcome.String("success")}, 1},
 	}
 	if tokens <= 0 || tokens >= 10 {
 		t.Errorf("budget tokens = %v, want fewer than the 10 it started with, since retries took some", tokens)

@@ -8,10 +8,11 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Tracing returns an observe.Sink that adds retries, refusals and give-ups
-// as events to the span of the call's context, when it is recording:
-// callguard.retry (attributes callguard.policy.kind, callguard.policy.name,
-// callguard.attempt, callguard.delay in seconds, exception.message),
+// Tracing returns an observe.Sink that adds retries, hedges, refusals and
+// give-ups as events to the span of the call's context, when it is
+// recording: callguard.retry (attributes callguard.policy.kind,
+// callguard.policy.name, callguard.attempt, callguard.delay in seconds,
+// exception.message), callguard.hedge (callguard.attempt),
 // callguard.refusal (callguard.reason, callguard.priority) and
 // callguard.giveup (callguard.reason, callguard.attempt). It records no
 // spans of its own.
@@ -36,7 +37,7 @@ const (
 )
 
 func (r spanRecorder) Event(ctx context.Context, e observe.Event) {
-	if e.Type != observe.EventRetry && e.Type != observe.EventRefusal && e.Type != observe.EventGiveUp {
+	if e.Type != observe.EventRetry && e.Type != observe.EventRefusal && e.Type != observe.EventGiveUp && e.Type != observe.EventHedge {
 		return
 	}
 	span := trace.SpanFromContext(ctx)
@@ -48,6 +49,8 @@ func (r spanRecorder) Event(ctx context.Context, e observe.Event) {
 	switch e.Type {
 	case observe.EventRetry:
 		attrs = append(attrs, AttrAttempt.Int(e.Attempt), AttrDelay.Float64(e.Delay.Seconds()))
+	case observe.EventHedge:
+		attrs = append(attrs, AttrAttempt.Int(e.Attempt))
 	case observe.EventRefusal:
 		attrs = append(attrs, AttrReason.String(e.Reason))
 		if e.Priority != "" {
