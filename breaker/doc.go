@@ -48,6 +48,15 @@
 // call through uncounted, until [Breaker.Resume]; [Breaker.State] and the
 // [OnStateChange] hook show [ForcedOpen] and [Disabled].
 //
+// # One breaker per host
+//
+// [Keyed] keeps a breaker per key (a host, a backend address), made on
+// first use, with a bound on the number of keys and eviction of idle
+// ones, so that one failing copy of a service opens its own circuit and a
+// client-side balancer can skip it. [Breaker.Allow] is the two-step form
+// for a balancer's picker, which learns an outcome in a callback (see
+// package grpcx/breakerbalancer).
+//
 // # Time
 //
 // gobreaker reads the system clock. [WithClock] gives the breaker another

@@ -195,8 +195,11 @@ func WithSlowCallThreshold(d time.Duration) Option {
 // then the next call or [Breaker.State] moves it to half-open. What the
 // clock does not drive: the rolling window of the closed state
 // ([WithWindow]) still advances with the system clock, so a test with a
-// fake clock should use a window longer than the test, or none. The clock
-// is meant for tests; production code keeps the default.
+// fake clock should use a window longer than the test, or none; and a call
+// that races with the one that opens the circuit may make the hook report
+// open -> half-open early, while calls are still refused until the clock
+// passes the timeout. The clock is meant for tests; production code keeps
+// the default.
 func WithClock(c callguard.Clock) Option {
 	return optionFunc(func(o *options) { o.clock = c })
 }
