@@ -41,7 +41,8 @@ fi
 chromium --version 2>/dev/null | head -1
 
 deadline=$((SECONDS + 80))
-fail() { echo "chromium: FAIL: $*"; [ -f "$work/example.out" ] && tail -20 "$work/example.out"; exit 1; }
+# Messages go to stderr: browse's stdout is the page.
+fail() { { echo "chromium: FAIL: $*"; [ -f "$work/example.out" ] && tail -20 "$work/example.out"; } >&2; exit 1; }
 
 sandbox=()
 [ "$(id -u)" -ne 0 ] || sandbox=(--no-sandbox) # Chromium's sandbox refuses to run as root
@@ -55,7 +56,7 @@ browse() {
     --virtual-time-budget=5000 "$@" "$url" 2>"$work/chromium.err"
   grep -E ':CONSOLE|Uncaught|Refused to' "$work/chromium.err" >"$work/console.log" || true
   if [ -s "$work/console.log" ]; then
-    cat "$work/console.log"
+    cat "$work/console.log" >&2
     fail "console messages while loading $url"
   fi
 }
