@@ -104,7 +104,9 @@ func WithRecent(n int) Option {
 }
 
 // WithClock sets the clock that stamps events and times calls. The
-// default is [callguard.SystemClock]; tests pass a fake one.
+// default is [callguard.SystemClock]; tests pass a fake one, the same as
+// the policies', so that a breaker's next probe and its transitions are on
+// one time line.
 func WithClock(clk callguard.Clock) Option {
 	return optionFunc(func(c *config) { c.clock = clk })
 }
