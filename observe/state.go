@@ -139,54 +139,59 @@ type ThrottleState struct {
 // accessors; reading a breaker's state may move an open circuit whose
 // timeout has passed to half-open, as [breaker.Breaker.State] does.
 func (inst *Instance) State() State {
-	inst.mu.Lock()
-	st := State{
-		Kind:     inst.kind,
-		Name:     inst.name,
-		Refusals: copyMap(inst.refusals),
-		Shed:     copyMap(inst.shed),
-	}
-	watched := inst.watched
-	retries, giveUps, hedges := inst.retries, inst.giveUps, inst.hedges
-	inst.mu.Unlock()
-	st.Calls, st.Failures = inst.calls.Load(), inst.failures.Load()
-
+	st, watched := inst.counted()
 	// The accessors run without inst.mu: a breaker's State may call the
 	// transition hook, which takes it.
 	switch v := watched.(type) {
 	case *breaker.Breaker:
-		bs := &BreakerState{State: v.State().String(), Counts: Counts(v.Counts()), OpenUntil: v.OpenUntil()}
-		inst.mu.Lock()
-		bs.Since, bs.Transitions = inst.since, inst.transitions
+		st.Breaker.State = v.State().String()
+		st.Breaker.Counts = Counts(v.Counts())
+		st.Breaker.OpenUntil = v.OpenUntil()
+		inst.mu.Lock() // State may have moved the circuit on: the hook's time
+		st.Breaker.Since, st.Breaker.Transitions = inst.since, inst.transitions
 		inst.mu.Unlock()
-		st.Breaker = bs
 	case *retry.Budget:
 		st.Budget = &BudgetState{Tokens: v.Available(), Capacity: v.Capacity()}
 	case *bulkhead.Bulkhead:
 		st.Bulkhead = &BulkheadState{InFlight: v.InFlight(), Limit: v.Limit()}
 	case *hedge.Hedger:
-		st.Hedge = &HedgeState{Attempts: inst.attempts.Load(), Hedges: hedges, Delay: v.Delay()}
+		st.Hedge.Delay = v.Delay()
 	case *loadshed.Throttle:
-		ts := &ThrottleState{Probability: map[string]float64{}}
+		st.Throttle = &ThrottleState{Probability: map[string]float64{}}
 		for _, p := range []loadshed.Priority{loadshed.Critical, loadshed.Default, loadshed.Sheddable} {
-			ts.Probability[p.String()] = v.Probability(p)
+			st.Throttle.Probability[p.String()] = v.Probability(p)
 		}
-		st.Throttle = ts
 	case *loadshed.Limiter:
 		st.Limiter = &LimiterState{Limit: v.Limit(), InFlight: v.InFlight(), Queued: v.Queued(), DeadlineRejects: v.DeadlineRejects()}
 	}
-	if inst.kind == KindRetry {
-		st.Retry = &RetryState{Attempts: inst.attempts.Load(), Retries: retries, GiveUps: giveUps}
+	return st
+}
+
+// counted returns the instance's own counts, as a State with the sections
+// that the hooks fill, and the watched value whose accessors fill the rest.
+func (inst *Instance) counted() (State, any) {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	st := State{
+		Kind:     inst.kind,
+		Name:     inst.name,
+		Calls:    inst.calls.Load(),
+		Failures: inst.failures.Load(),
+		Refusals: copyMap(inst.refusals),
+		Shed:     copyMap(inst.shed),
 	}
-	if inst.kind == KindBreaker && st.Breaker == nil {
-		inst.mu.Lock()
+	switch inst.kind {
+	case KindBreaker:
 		st.Breaker = &BreakerState{State: inst.state, Since: inst.since, Transitions: inst.transitions}
-		inst.mu.Unlock()
 		if st.Breaker.State == "" {
 			st.Breaker.State = breaker.Closed.String()
 		}
+	case KindRetry:
+		st.Retry = &RetryState{Attempts: inst.attempts.Load(), Retries: inst.retries, GiveUps: inst.giveUps}
+	case KindHedge:
+		st.Hedge = &HedgeState{Attempts: inst.attempts.Load(), Hedges: inst.hedges}
 	}
-	return st
+	return st, inst.watched
 }
 
 func copyMap(m map[string]uint64) map[string]uint64 {
