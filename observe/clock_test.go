@@ -40,3 +40,17 @@ func TestClock(t *testing.T) {
 		t.Errorf("breaker state = %+v, want open since %v until 5s later", st.Breaker, opened)
 	}
 }
+
+// TestForcedOpen: a breaker forced open shows as forced-open, with no next
+// probe.
+func TestForcedOpen(t *testing.T) {
+	t.Parallel()
+	o := observe.New()
+	cb := breaker.New(o.Breaker("payments")...)
+	o.Watch("payments", cb)
+	cb.ForceOpen()
+	st := stateOf(t, o, observe.KindBreaker, "payments")
+	if st.Breaker == nil || st.Breaker.State != "forced-open" || !st.Breaker.OpenUntil.IsZero() {
+		t.Errorf("breaker state = %+v, want forced-open with no next probe", st.Breaker)
+	}
+}
