@@ -83,11 +83,16 @@ func (r *result[T]) call(ctx context.Context) error {
 
 func (r *result[T]) take(err error) (T, error) {
 	var zero T
-	if err != nil || r.state.CompareAndSwap(resultOpen, resultClosed) {
+	if err != nil {
 		return zero, err
 	}
-	for r.state.Load() == resultWriting { // an abandoned call is storing its value now
-		runtime.Gosched()
+	if r.state.Load() != resultSet {
+		if r.state.CompareAndSwap(resultOpen, resultClosed) {
+			return zero, nil
+		}
+		for r.state.Load() == resultWriting { // an abandoned call is storing its value now
+			runtime.Gosched()
+		}
 	}
 	return r.v, nil
 }
