@@ -88,7 +88,9 @@ func TestLatency(t *testing.T) {
 	c.Enable()
 	ran := make(chan time.Time, 1)
 	errc := make(chan error, 1)
-	go func() { errc <- c.Do(context.Background(), func(context.Context) error { ran <- clk.Now(); return nil }) }()
+	go func() {
+		errc <- c.Do(context.Background(), func(context.Context) error { ran <- clk.Now(); return nil })
+	}()
 	clk.BlockUntil(1)
 	select {
 	case <-ran:
