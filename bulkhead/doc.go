@@ -17,9 +17,11 @@
 //
 // # Composition
 //
-// A Bulkhead is a [callguard.Policy]. The recommended order is
+// A Bulkhead is a [callguard.Policy]. In a client's pipeline it goes inside
+// retry and the breaker, outside the per-attempt timeout (the composition
+// table is in the doc of package callguard; stack.Client builds it):
 //
-//	callguard.Chain(ttl, loadshed, retry, breaker, bulkhead, timeout)
+//	callguard.Chain(throttle, retry, breaker, bulkhead, timeout)
 //
 // so that the bulkhead holds a slot for one attempt at a time (retry is
 // outside it and does not hold a slot while it backs off), a call refused by

@@ -21,7 +21,10 @@
 // On a client, put one [Throttle] per backend outside retry, so that a
 // backend that rejects most calls sees fewer of them, retries included:
 //
-//	callguard.Chain(ttl, loadshed.NewThrottle(), retry, breaker, bulkhead, timeout)
+//	callguard.Chain(loadshed.NewThrottle(), retry, breaker, bulkhead, timeout)
+//
+// stack.Client and stack.Server build both pipelines; the composition table
+// is in the doc of package callguard.
 //
 // # Adaptive limit
 //

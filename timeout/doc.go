@@ -14,9 +14,14 @@
 // # Composition
 //
 // A Timeout is a [callguard.Policy]. Placed innermost, it bounds each
-// attempt; placed outermost, the whole call with its retries:
+// attempt; placed outermost, the whole call with its retries, and then
+// declared with [WithOverall] (the composition table is in the doc of
+// package callguard, whose CheckClient refuses a per-attempt Timeout
+// outside retry):
 //
-//	callguard.Chain(ttl, loadshed, retry, breaker, bulkhead, timeout)
+//	overall := timeout.New(5*time.Second, timeout.WithOverall())
+//	attempt := timeout.New(300 * time.Millisecond)
+//	callguard.Chain(overall, throttle, retry, breaker, bulkhead, attempt)
 //
 // Inside retry, every attempt gets its own d, and a timed-out attempt can be
 // retried; inside the bulkhead, a call that honours its context holds a
