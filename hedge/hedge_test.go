@@ -12,6 +12,7 @@ import (
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/clock"
 	"github.com/callguard/callguard/internal/race"
+	"go.uber.org/goleak"
 )
 
 var _ callguard.Policy = (*Hedger)(nil)
@@ -437,4 +438,28 @@ func TestPassThroughAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = h.Do(ctx, fn) }); n != 0 {
 		t.Errorf("Do allocs for a call that is not safe = %v, want 0", n)
 	}
+}
+
+// TestNoGoroutineOutlivesCall: when Do returns, every attempt it started
+// has returned (their goroutines only have to exit).
+func TestNoGoroutineOutlivesCall(t *testing.T) {
+	h := New(WithSafe(always), WithDelay(0), WithMaxHedges(3), WithBudget(1, 10))
+	var running atomic.Int32
+	err := h.Do(context.Background(), func(ctx context.Context) error {
+		running.Add(1)
+		defer running.Add(-1)
+		if n, _ := Attempt(ctx); n == 4 {
+			return nil
+		}
+		<-ctx.Done()
+		time.Sleep(time.Millisecond) // a loser slow to notice
+		return ctx.Err()
+	})
+	if err != nil {
+		t.Fatalf("Do(…) = %v, want nil", err)
+	}
+	if n := running.Load(); n != 0 {
+		t.Errorf("%d attempts still running after Do returned", n)
+	}
+	goleak.VerifyNone(t)
 }
