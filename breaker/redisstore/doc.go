@@ -33,7 +33,8 @@
 // store, and until the time read passes, Shared refuses calls with
 // [breaker.ErrOpen] whatever its local breaker says. So another copy
 // refuses at most one interval plus one round trip after the first copy's
-// breaker opened. Counts are not shared: each copy decides on its own
+// breaker opened. The time written is wall time: a copy whose clock is s
+// ahead of the writer's ends the hold s early. Counts are not shared: each copy decides on its own
 // calls, as gobreaker's shared state would make every copy's failures
 // count for all, and the open state is what spares the dependency.
 //
