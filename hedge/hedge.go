@@ -3,6 +3,7 @@ package hedge
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/callguard/callguard"
@@ -65,11 +66,12 @@ func New(opts ...Option) *Hedger {
 // attempts whose outcome is not returned are released through
 // [OnDiscard].
 //
-// Do waits for every attempt it started, so no goroutine outlives the
-// call: fn must return soon after its context is cancelled. If an attempt
-// panics, Do cancels the others, waits for them, and panics with the same
-// value. A call that may not be hedged (see [WithSafe]) is fn(ctx), on
-// the calling goroutine.
+// The first attempt runs on the calling goroutine, each hedge on a
+// goroutine of its own. Do waits for every attempt it started, so no
+// goroutine outlives the call: fn must return soon after its context is
+// cancelled. If an attempt panics, Do cancels the others, waits for them,
+// and panics with the same value. A call that may not be hedged (see
+// [WithSafe]) is fn(ctx), with no new context.
 func (h *Hedger) Do(ctx context.Context, fn func(context.Context) error) error {
 	return h.run(ctx, callguard.Invoke, fn)
 }
@@ -114,9 +116,11 @@ func (a *attempt) Value(key any) any {
 	return a.Context.Value(key)
 }
 
-// run is the policy. The calling goroutine runs the loop: it starts each
-// attempt on a goroutine of its own, and waits for the results and the
-// delay's timer.
+// run is the policy. The first attempt runs on the calling goroutine; a
+// timer (time.AfterFunc, or a goroutine that waits on the clock's timer
+// when the clock is not the system's) starts each hedge on a goroutine of
+// its own. So a call that answers before the delay costs a context, a
+// timer and no goroutine.
 func (h *Hedger) run(ctx context.Context, next callguard.Handler, call func(context.Context) error) error {
 	if h.maxHedges == 0 || !h.safe(ctx) {
 		return next(ctx, call)
@@ -125,9 +129,12 @@ func (h *Hedger) run(ctx context.Context, next callguard.Handler, call func(cont
 		return err
 	}
 	h.budget.deposit()
-	c := &hedgedCall{h: h, ctx: ctx, next: next, call: call, results: make(chan *attempt, h.maxHedges+1)}
+	c := &hedgedCall{h: h, ctx: ctx, next: next, call: call}
 	c.attempts = c.buf[:0]
-	kept := c.race()
+	first := c.newAttempt()
+	c.arm()
+	c.runFirst(first)
+	kept := c.wait(first)
 	c.finish(kept)
 	if kept.panicked {
 		panic(kept.panicVal)
@@ -135,86 +142,198 @@ func (h *Hedger) run(ctx context.Context, next callguard.Handler, call func(cont
 	return kept.err
 }
 
-// A hedgedCall is the state of one call that may be hedged. Only the
-// calling goroutine touches it, but for results.
+// A hedgedCall is the state of one call that may be hedged.
+//
+// mu guards attempts, inflight, results, winner and over: the timer's
+// goroutine starts hedges while the calling goroutine runs the first
+// attempt, and the first attempt to succeed, on whichever goroutine,
+// cancels the others at once. Once over is set, no hedge starts, so
+// inflight only goes down.
 type hedgedCall struct {
-	h        *Hedger
-	ctx      context.Context
-	next     callguard.Handler
-	call     func(context.Context) error
-	results  chan *attempt // buffered for every attempt: senders never block
+	h     *Hedger
+	ctx   context.Context
+	next  callguard.Handler
+	call  func(context.Context) error
+	delay time.Duration
+
+	timer *time.Timer   // with the system clock
+	watch chan struct{} // with another clock: closed to stop the watcher
+	wdone chan struct{} // closed when the watcher has returned
+
+	mu       sync.Mutex
 	attempts []*attempt
-	inflight int
+	inflight int           // hedges running
+	results  chan *attempt // made with the first hedge, buffered for all
+	winner   *attempt      // the first attempt to succeed or panic
+	over     bool
 	buf      [2]*attempt // attempts' backing array for up to one hedge
 }
 
-// race runs the attempts until one succeeds or panics, or all failed, and
-// returns the one whose outcome the call returns.
-func (c *hedgedCall) race() *attempt {
-	c.launch()
-	delay := c.h.Delay()
-	timer := c.h.clock.NewTimer(delay)
-	defer func() { timer.Stop() }()
-	tc := timer.C()
-	var last *attempt
-	for c.inflight > 0 {
-		select {
-		case a := <-c.results:
-			c.inflight--
-			if a.err == nil || a.panicked {
-				return a
-			}
-			last = a
-		case <-tc:
-			tc = nil
-			if len(c.attempts) > c.h.maxHedges || c.ctx.Err() != nil || !c.h.budget.take() {
-				continue
-			}
-			c.launch()
-			if c.h.onHedge != nil {
-				c.h.onHedge(c.ctx, len(c.attempts))
-			}
-			if len(c.attempts) <= c.h.maxHedges {
-				timer.Stop()
-				timer = c.h.clock.NewTimer(delay)
-				tc = timer.C()
-			}
-		}
-	}
-	return last
-}
-
-// launch starts the next attempt.
-func (c *hedgedCall) launch() {
+// newAttempt makes the next attempt. The caller holds mu, or no hedge can
+// start yet.
+func (c *hedgedCall) newAttempt() *attempt {
 	actx, cancel := context.WithCancelCause(c.ctx)
 	a := &attempt{Context: actx, cancel: cancel, n: len(c.attempts) + 1, start: c.h.clock.Now()}
 	c.attempts = append(c.attempts, a)
-	c.inflight++
-	go c.runAttempt(a)
+	return a
 }
 
-// runAttempt runs one attempt and sends it on results, even if it panics.
+// arm starts the timer of the first hedge.
+func (c *hedgedCall) arm() {
+	c.delay = c.h.Delay()
+	if c.h.clock == callguard.SystemClock {
+		c.mu.Lock() // the timer may fire before AfterFunc returns
+		c.timer = time.AfterFunc(c.delay, c.fireSystem)
+		c.mu.Unlock()
+		return
+	}
+	c.watch, c.wdone = make(chan struct{}), make(chan struct{})
+	t := c.h.clock.NewTimer(c.delay)
+	go c.watcher(t)
+}
+
+func (c *hedgedCall) fireSystem() { c.fire() }
+
+// watcher is the timer of a call on a clock other than the system's.
+func (c *hedgedCall) watcher(t callguard.Timer) {
+	defer close(c.wdone)
+	for {
+		select {
+		case <-c.watch:
+			t.Stop()
+			return
+		case <-t.C():
+			if !c.fire() {
+				return
+			}
+			t = c.h.clock.NewTimer(c.delay)
+		}
+	}
+}
+
+// fire starts a hedge, if the call still wants one and the budget allows
+// it, and reports whether the timer should fire again; a system timer it
+// resets itself.
+func (c *hedgedCall) fire() (again bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.over || c.ctx.Err() != nil || !c.h.budget.take() {
+		return false
+	}
+	if c.results == nil {
+		c.results = make(chan *attempt, c.h.maxHedges)
+	}
+	a := c.newAttempt()
+	c.inflight++
+	go c.runAttempt(a)
+	if c.h.onHedge != nil {
+		c.h.onHedge(c.ctx, a.n)
+	}
+	again = len(c.attempts) <= c.h.maxHedges
+	if again && c.timer != nil {
+		c.timer.Reset(c.delay)
+	}
+	return again
+}
+
+// stopTimer stops the timer, or the watcher, for good. over is set: a fire
+// already under way does nothing.
+func (c *hedgedCall) stopTimer() {
+	if c.timer != nil {
+		c.timer.Stop()
+		return
+	}
+	close(c.watch)
+	<-c.wdone
+}
+
+// done records that a has returned. The first attempt to succeed or panic
+// wins: it ends the starting of hedges and cancels the other attempts.
+func (c *hedgedCall) done(a *attempt) {
+	if a.err != nil && !a.panicked {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.winner != nil {
+		return
+	}
+	c.winner, c.over = a, true
+	for _, o := range c.attempts {
+		if o != a {
+			o.cancel(errLost)
+		}
+	}
+}
+
+// runFirst runs the first attempt on the calling goroutine.
+func (c *hedgedCall) runFirst(a *attempt) {
+	done := false
+	defer func() {
+		if !done {
+			a.panicked, a.panicVal = true, recover()
+		}
+		c.done(a)
+	}()
+	a.err = c.next(a, c.call)
+	done = true
+}
+
+// runAttempt runs a hedge and sends it on results, even if it panics.
 func (c *hedgedCall) runAttempt(a *attempt) {
 	done := false
 	defer func() {
 		if !done {
 			a.panicked, a.panicVal = true, recover()
 		}
+		c.done(a)
 		c.results <- a
 	}()
 	a.err = c.next(a, c.call)
 	done = true
 }
 
-// finish cancels every attempt, waits for those still running, records the
-// kept one's latency if it succeeded, and releases the others' results.
+// wait returns, once the first attempt has returned, the attempt whose
+// outcome the call returns: the winner, as soon as there is one, or the
+// last to fail once every attempt has. It ends the starting of hedges.
+func (c *hedgedCall) wait(first *attempt) *attempt {
+	last := first
+	for {
+		c.mu.Lock()
+		if c.winner != nil || c.inflight == 0 {
+			c.over = true
+			w := c.winner
+			c.mu.Unlock()
+			c.stopTimer()
+			if w == nil {
+				w = last
+			}
+			return w
+		}
+		results := c.results
+		c.mu.Unlock()
+		a := <-results
+		c.mu.Lock()
+		c.inflight--
+		c.mu.Unlock()
+		last = a // a failure, or the winner, seen at the top
+	}
+}
+
+// finish cancels every attempt, waits for the hedges still running,
+// records the kept one's latency if it succeeded, and releases the others'
+// results. Hedges no longer start.
 func (c *hedgedCall) finish(kept *attempt) {
 	for _, a := range c.attempts {
 		if a != kept {
 			a.cancel(errLost)
 		}
 	}
-	for ; c.inflight > 0; c.inflight-- {
+	c.mu.Lock()
+	n := c.inflight
+	c.inflight = 0
+	c.mu.Unlock()
+	for range n {
 		<-c.results
 	}
 	for _, a := range c.attempts {

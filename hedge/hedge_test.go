@@ -405,6 +405,12 @@ func TestHammer(t *testing.T) {
 			for i := range 300 {
 				err := h.Do(context.Background(), func(ctx context.Context) error {
 					OnDiscard(ctx, func() { discards.Add(1) })
+					if n, _ := Attempt(ctx); n == 1 { // slow enough for the hedges to start
+						select {
+						case <-ctx.Done():
+						case <-time.After(200 * time.Microsecond):
+						}
+					}
 					if (g+i)%4 == 0 {
 						return errBoom
 					}

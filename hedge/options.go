@@ -131,7 +131,8 @@ func WithSafe(fn func(ctx context.Context) bool) Option {
 
 // OnHedge sets a hook called as each hedge starts, with the call's context
 // and the hedge's attempt number (2 for the first hedge). It runs on the
-// calling goroutine and must be quick. The default is no hook.
+// timer's goroutine, while the call's lock is held: it must be quick. The
+// default is no hook.
 func OnHedge(fn func(ctx context.Context, attempt int)) Option {
 	return optionFunc(func(o *options) { o.onHedge = fn })
 }
