@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/callguard/callguard/breaker"
 )
@@ -54,4 +55,23 @@ func ExampleBreaker_ForceOpen() {
 	// breaker: circuit open
 	// payments: forced-open -> closed
 	// <nil>
+}
+
+func ExampleKeyed() {
+	// One breaker per backend, at most 1000 backends, dropped after 10
+	// minutes unused.
+	k := breaker.NewKeyed(1000, 10*time.Minute, breaker.WithConsecutiveFailures(2),
+		breaker.OnStateChange(func(name string, from, to breaker.State) {
+			fmt.Printf("%s: %v -> %v\n", name, from, to)
+		}))
+	errDown := errors.New("connection refused")
+	for range 3 {
+		_ = k.Do(context.Background(), "10.0.0.2:443", func(context.Context) error { return errDown })
+	}
+	fmt.Println(k.Do(context.Background(), "10.0.0.1:443", func(context.Context) error { return nil }))
+	fmt.Println(k.Get("10.0.0.2:443").State(), k.Get("10.0.0.1:443").State())
+	// Output:
+	// 10.0.0.2:443: closed -> open
+	// <nil>
+	// open closed
 }
