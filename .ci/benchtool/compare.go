@@ -67,7 +67,7 @@ func compareMain(args []string) error {
 	fs.StringVar(&c.benchstat, "benchstat", "golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da", "benchstat package@version for go run")
 	fs.StringVar(&c.benchtime, "benchtime", "200ms", "-test.benchtime of each run")
 	fs.IntVar(&c.rounds, "rounds", 12, "A/B rounds (each runs every benchmark once per side)")
-	fs.Float64Var(&c.threshold, "threshold", 25, "ns/op increase in percent that fails when benchstat calls it significant")
+	fs.Float64Var(&c.threshold, "threshold", 35, "ns/op increase in percent that fails when benchstat calls it significant")
 	fs.Parse(args)
 	if c.oldDir == "" {
 		return errors.New("compare: -old is required")
