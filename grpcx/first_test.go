@@ -33,7 +33,8 @@ func TestServerReadsFirst(t *testing.T) {
 // TestCallerMetadataDoesNotOverride: callguard metadata that a caller puts
 // in its own outgoing metadata does not override what the context says; a
 // valid priority of the caller's counts when the context has none, as a
-// Callguard-Priority header does in httpx.
+// Callguard-Priority header does in httpx. A context with no hop state sends
+// no hops, and the server gives the call its own default budget.
 func TestCallerMetadataDoesNotOverride(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -44,15 +45,15 @@ func TestCallerMetadataDoesNotOverride(t *testing.T) {
 		wantID   string
 	}{
 		{"priority", func(ctx context.Context) context.Context { return loadshed.NewContext(ctx, loadshed.Sheddable) },
-			[]string{loadshed.PriorityMetadata, "critical"}, ttl.DefaultHops - 1, loadshed.Sheddable, ""},
+			[]string{loadshed.PriorityMetadata, "critical"}, ttl.DefaultHops, loadshed.Sheddable, ""},
 		{"bogus hops", func(ctx context.Context) context.Context { return ttl.NewContext(ctx, 7) },
 			[]string{ttl.HopsMetadata, "bogus"}, 6, loadshed.Default, ""},
 		{"large hops", func(ctx context.Context) context.Context { return ttl.NewContext(ctx, 7) },
 			[]string{ttl.HopsMetadata, "250"}, 6, loadshed.Default, ""},
 		{"request id", func(ctx context.Context) context.Context { return callguard.ContextWithRequestID(ctx, "ctx-id") },
-			[]string{"x-request-id", "md-id"}, ttl.DefaultHops - 1, loadshed.Default, "ctx-id"},
+			[]string{"x-request-id", "md-id"}, ttl.DefaultHops, loadshed.Default, "ctx-id"},
 		{"caller's priority alone", func(ctx context.Context) context.Context { return ctx },
-			[]string{loadshed.PriorityMetadata, "critical"}, ttl.DefaultHops - 1, loadshed.Critical, ""},
+			[]string{loadshed.PriorityMetadata, "critical"}, ttl.DefaultHops, loadshed.Critical, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

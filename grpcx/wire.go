@@ -27,6 +27,9 @@ func outgoing(ctx context.Context) (context.Context, error) {
 	if err := o.Read(ctx, false); err != nil {
 		return ctx, err
 	}
+	if !propagation.Changes(&o, outgoingCtx{ctx}) {
+		return ctx, nil // nothing to carry, nothing of the caller's to drop
+	}
 	hopsAlone := o.Get(propagation.Path) == "" && o.Get(propagation.Priority) == "" && o.Get(propagation.RequestID) == ""
 	if hopsAlone || callerSets(ctx) {
 		md, ok := metadata.FromOutgoingContext(ctx) // a copy; allocates only if ok
@@ -52,6 +55,15 @@ func callerSets(ctx context.Context) bool {
 		}
 	}
 	return false
+}
+
+// outgoingCtx maps the outgoing metadata of a call's context to the
+// fields of [propagation], copying nothing.
+type outgoingCtx struct{ ctx context.Context }
+
+// Get returns the values of f's key.
+func (m outgoingCtx) Get(f propagation.Field) []string {
+	return metadata.ValueFromOutgoingContext(m.ctx, f.Metadata())
 }
 
 // outgoingMD maps a copy of a call's outgoing metadata to the fields of

@@ -12,21 +12,29 @@ var headerRequestID = propagation.RequestID.Header()
 
 // A wire holds what an attempt sends of its context (see
 // [propagation.Outbound]). The zero wire sends nothing.
-type wire struct{ out propagation.Outbound }
+type wire struct {
+	out propagation.Outbound
+	on  bool // read a context: the caller's callguard headers are replaced
+}
 
 // read fills w from the attempt's context ctx. It returns the error that
 // stops the attempt before it is sent: [ttl.ErrExhausted] when the request
 // has no hops left, [ErrNoTimeLeft] when ctx has no time left.
 func (w *wire) read(ctx context.Context) error {
 	err := w.out.Read(ctx, true)
+	w.on = err == nil
 	if err == propagation.ErrNoTimeLeft {
 		return ErrNoTimeLeft
 	}
 	return err
 }
 
-// sends reports whether w read a context, and so has headers to send.
-func (w *wire) sends() bool { return w.out.Get(propagation.Hops) != "" }
+// changes reports whether w changes the header h of the caller's request:
+// whether the attempt needs a copy of it (see [propagation.Changes]).
+// A call with nothing to carry, such as the first call of a request that
+// no inbound request started and that has no deadline, goes out with the
+// caller's header, uncopied.
+func (w *wire) changes(h http.Header) bool { return w.on && propagation.Changes(&w.out, header(h)) }
 
 // An outRequest is the request that an attempt sends with headers of its
 // own: a shallow copy of the caller's request, and the values of the

@@ -325,7 +325,7 @@ func request(ctx context.Context, req *http.Request, n int, prev error, w *wire)
 		}
 	}
 	switch {
-	case w.sends():
+	case w.changes(req.Header):
 		req = w.request(ctx, req)
 	case ctx != req.Context() || body != nil:
 		req = req.WithContext(ctx)

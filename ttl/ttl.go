@@ -160,13 +160,16 @@ func exhausted(ctx context.Context) bool {
 // made with ctx, or [ErrExhausted] when the request has no hops left, in
 // which case the call must not be sent. It is for adapters.
 //
-// A context with no budget sends DefaultHops-1. The path is the inbound
-// path with the id of the service that checked the request appended; it
-// is joined once per request.
+// A context with no hop state (a call that no inbound request started,
+// and that no [Guard] or [NewContext] gave a budget) sends nothing: the
+// callee gives it its own default budget, as to any request that arrives
+// without the fields, and no header or metadata is added to the call. The
+// path is the inbound path with the id of the service that checked the
+// request appended; it is joined once per request.
 func Outbound(ctx context.Context) (hops, path string, err error) {
 	st := fromContext(ctx)
 	if st == nil {
-		return FormatHops(DefaultHops - 1), "", nil
+		return "", "", nil
 	}
 	n, _ := st.budget()
 	if n <= 0 {

@@ -246,7 +246,7 @@ func TestDefaults(t *testing.T) {
 		wantHops string
 		wantPath string
 	}{
-		{"no state", context.Background(), nil, "15", ""},
+		{"no state: nothing sent", context.Background(), nil, "", ""},
 		{"inbound without headers", Inbound(context.Background(), "", ""), New(WithService("a")), "15", "a"},
 		{"malformed headers ignored", Inbound(context.Background(), "x", "a,,b"), New(WithService("c")), "15", "c"},
 		{"custom default", Inbound(context.Background(), "", ""), New(WithDefaultHops(4)), "3", ""},

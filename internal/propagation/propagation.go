@@ -162,7 +162,9 @@ var ErrNoTimeLeft = errors.New("propagation: no time left to send the call")
 
 // An Outbound holds the values that an attempt sends of its context, one
 // per field, "" for a field it does not send. The zero Outbound sends
-// nothing; one that read a context always has Hops. Once read, an
+// nothing, as does one that read a context with nothing to carry (a call
+// that no inbound request started, with no deadline, request id or
+// priority): such a call goes out as its caller made it. Once read, an
 // Outbound is not changed: the slices that [Outbound.Write] hands out
 // share its memory.
 type Outbound struct{ v [numFields]string }
@@ -223,6 +225,26 @@ func (o *Outbound) Write(c Carrier) {
 			c.Del(f)
 		}
 	}
+}
+
+// Changes reports whether [Outbound.Write] would change what g reads:
+// whether o sends a field, or g holds a callguard field that Write drops
+// (every one but the request id and a valid priority). When it does not,
+// the caller's call can go out as it is, without a copy of its header or
+// metadata. (A function, not a method, so that a G that is a struct is
+// not boxed.)
+func Changes[G Getter](o *Outbound, g G) bool {
+	for f := range numFields {
+		switch v := g.Get(f); {
+		case o.v[f] != "":
+			return true
+		case v == nil, f == RequestID:
+		case f == Priority && validPriority(v):
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // AppendPairs appends to kv the metadata key and value of each field that o

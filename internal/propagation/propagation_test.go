@@ -96,8 +96,8 @@ func TestOutboundWrite(t *testing.T) {
 		want fields
 	}{
 		{"context wins", full, caller(), fields{Hops: {"11"}, Path: {"a"}, Priority: {"sheddable"}, RequestID: {"id-ctx"}}},
-		{"caller's priority and id kept", bg, caller(), fields{Hops: {"15"}, Priority: {"critical"}, RequestID: {"id-caller"}}},
-		{"caller's invalid priority dropped", bg, fields{Priority: {"urgent", "critical"}}, fields{Hops: {"15"}}},
+		{"caller's priority and id kept", bg, caller(), fields{Priority: {"critical"}, RequestID: {"id-caller"}}},
+		{"caller's invalid priority dropped", bg, fields{Priority: {"urgent", "critical"}}, fields{}},
 		{"nothing of the caller's", full, fields{}, fields{Hops: {"11"}, Path: {"a"}, Priority: {"sheddable"}, RequestID: {"id-ctx"}}},
 	}
 	for _, tt := range tests {
@@ -105,6 +105,9 @@ func TestOutboundWrite(t *testing.T) {
 			var o Outbound
 			if err := o.Read(tt.ctx, false); err != nil {
 				t.Fatal(err)
+			}
+			if !Changes(&o, tt.give) {
+				t.Errorf("Changes = false, want true")
 			}
 			o.Write(tt.give)
 			if len(tt.give) != len(tt.want) {
@@ -119,8 +122,40 @@ func TestOutboundWrite(t *testing.T) {
 	}
 }
 
+// TestOutboundChanges: a call with nothing to carry and nothing of the
+// caller's to drop goes out as it is.
+func TestOutboundChanges(t *testing.T) {
+	bg := context.Background()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		give fields
+		want bool
+	}{
+		{"nothing", bg, fields{}, false},
+		{"caller's id and valid priority", bg, fields{RequestID: {"id"}, Priority: {"critical"}}, false},
+		{"caller's invalid priority", bg, fields{Priority: {"urgent"}}, true},
+		{"caller's hops", bg, fields{Hops: {"3"}}, true},
+		{"caller's timeout", bg, fields{Timeout: {"1S"}}, true},
+		{"hop state", ttl.Inbound(bg, "9", ""), fields{}, true},
+		{"request id", callguard.ContextWithRequestID(bg, "r"), fields{}, true},
+		{"priority", priority.NewContext(bg, priority.Critical), fields{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var o Outbound
+			if err := o.Read(tt.ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			if got := Changes(&o, tt.give); got != tt.want {
+				t.Errorf("Changes(%q) = %v, want %v", tt.give, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestOutboundRead(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	ctx, cancel := context.WithTimeout(ttl.Inbound(context.Background(), "16", ""), time.Hour)
 	defer cancel()
 	var o Outbound
 	if err := o.Read(ctx, true); err != nil || o.Get(Timeout) == "" || o.Get(Hops) != "15" {
