@@ -7,6 +7,11 @@ import "context"
 //
 // ctx and call are the only per-call values: a pipeline passes them down as
 // arguments, so composing handlers allocates nothing per call.
+//
+// A handler runs call with ctx or with a context derived from it (by
+// context.WithTimeout, context.WithoutCancel and the like), never with a
+// context of its own making: a call may find what it belongs to through
+// its context, as the server adapters' calls find their request.
 type Handler func(ctx context.Context, call func(context.Context) error) error
 
 // A Policy wraps the next handler of a pipeline in its own behaviour.

@@ -148,11 +148,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s := newServing(w)
 	s.h, s.r = h, r
-	// s and its call are this request's own (the two allocations that
-	// Handler adds to a request without callguard headers): a handler that
-	// keeps the ResponseWriter, or a policy that keeps the call, cannot
-	// reach a later request.
-	err = h.h(ctx, s.serve)
+	s.ctx = servingCtx{Context: ctx, s: s}
+	// s is this request's own (the one allocation that Handler adds to a
+	// request without callguard headers): a handler that keeps the
+	// ResponseWriter cannot reach a later request. The call that the
+	// policy runs is one function for every request; it finds its s in
+	// its context, which derives from s.ctx, so that a policy that keeps
+	// the call, and runs it late, reaches this request's s and no other.
+	err = h.h(&s.ctx, serveContext)
 	written := s.finish()
 	if err != nil && !written {
 		h.reject(ctx, w, r, err)
@@ -184,6 +187,8 @@ type serving struct {
 	ran  bool // next has run
 	over bool // ServeHTTP is returning
 
+	ctx servingCtx // the context that the policy gets, as s
+
 	wmu    sync.Mutex
 	code   int   // 0 until the header is written
 	err    error // set by Error
@@ -202,6 +207,40 @@ func (s *serving) finish() (written bool) {
 	return s.code != 0
 }
 
+// A servingCtx is the context that a serving's policy gets: the handler's
+// context, which also leads to the serving (see serveContext). It is a
+// field of the serving, not the serving itself, so that the writer that
+// embeds the serving is no context.
+type servingCtx struct {
+	context.Context
+	s *serving
+}
+
+// servingKey is the key under which a servingCtx returns its serving.
+type servingKey struct{}
+
+// Value returns the serving for servingKey, else the parent's value.
+func (c *servingCtx) Value(key any) any {
+	if key == (servingKey{}) {
+		return c.s
+	}
+	return c.Context.Value(key)
+}
+
+// serveContext is the call that the policy runs: [serving.serve] of the
+// serving that ctx leads to, which the policy's context derives from.
+func serveContext(ctx context.Context) error {
+	s, _ := ctx.Value(servingKey{}).(*serving)
+	if s == nil {
+		return callguard.Permanent(errNoServing) // a policy that made a context of its own
+	}
+	return s.serve(ctx)
+}
+
+// errNoServing is returned by serveContext when a policy ran the call with
+// a context that does not derive from the one it got.
+var errNoServing = errors.New("httpx: the policy ran the handler with a context that does not derive from the request's")
+
 // serve is the call that the policy runs: next, once.
 func (s *serving) serve(ctx context.Context) error {
 	s.mu.Lock()
@@ -214,6 +253,9 @@ func (s *serving) serve(ctx context.Context) error {
 	}
 	s.ran = true
 	r := s.r
+	if ctx == &s.ctx {
+		ctx = s.ctx.Context // the policy's context as it came: next need not see s
+	}
 	if ctx != r.Context() {
 		r = r.WithContext(ctx)
 	}

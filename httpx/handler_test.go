@@ -250,17 +250,33 @@ func TestHandlerWaitsForAbandonedHandler(t *testing.T) {
 }
 
 func TestHandlerLateCall(t *testing.T) {
+	type kept struct {
+		ctx  context.Context
+		call func(context.Context) error
+	}
 	var runs int
-	pending := make(chan func(context.Context) error, 1)
-	h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs++ }), late(pending))
+	pending := make(chan kept, 1)
+	keep := callguard.PolicyFunc(func(callguard.Handler) callguard.Handler {
+		return func(ctx context.Context, call func(context.Context) error) error {
+			pending <- kept{ctx, call}
+			return timeout.ErrTimeout
+		}
+	})
+	h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs++ }), keep)
 	for i := 0; i < 2; i++ {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 		if rec.Code != http.StatusGatewayTimeout {
 			t.Errorf("status = %d, want 504", rec.Code)
 		}
-		if err := (<-pending)(context.Background()); !errors.Is(err, errServedLate) {
+		k := <-pending
+		if err := k.call(k.ctx); !errors.Is(err, errServedLate) {
 			t.Errorf("late call = %v, want errServedLate", err)
+		}
+		// A context that does not derive from the policy's leads to no
+		// request: the call refuses to run rather than guess.
+		if err := k.call(context.Background()); !errors.Is(err, errNoServing) || !callguard.IsPermanent(err) {
+			t.Errorf("call with an unrelated context = %v, want permanent errNoServing", err)
 		}
 	}
 	if runs != 0 {
