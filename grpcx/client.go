@@ -66,6 +66,9 @@ type client struct {
 }
 
 func newClient(p callguard.Policy, opts []ClientOption) *client {
+	if err := callguard.CheckClient(p); err != nil {
+		panic("grpcx: " + err.Error())
+	}
 	return &client{h: wrap(p), clientOptions: newClientOptions(opts)}
 }
 

@@ -194,6 +194,9 @@ func WithRetryFirstMessage() ClientOption {
 // count from the call's context (see the retry package): it needs no call
 // option.
 func WithPolicy(p callguard.Policy) grpc.CallOption {
+	if err := callguard.CheckClient(p); err != nil {
+		panic("grpcx: WithPolicy: " + err.Error())
+	}
 	h := callguard.Invoke
 	if p != nil {
 		h = p.Wrap(callguard.Invoke)

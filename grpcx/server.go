@@ -103,6 +103,9 @@ type server struct {
 // newServer resolves opts. It panics, with a message that names the
 // option, on a negative duration.
 func newServer(p callguard.Policy, opts []ServerOption) *server {
+	if err := callguard.CheckServer(p); err != nil {
+		panic("grpcx: " + err.Error())
+	}
 	s := &server{h: wrap(p)}
 	s.prop = propagation.Server{Margin: DefaultDeadlineMargin, Pkg: "grpcx"}
 	for _, opt := range opts {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -226,8 +227,33 @@ func TestServerStreamRunsOnce(t *testing.T) {
 	}
 }
 
-// TestServerUnaryRunsOnce checks that a retry in a server policy does not
-// run a unary handler again, and that the call gets the handler's answer.
+// repeat runs next up to three times while it fails: a retry of the user's
+// own making, which CheckServer cannot see.
+var repeat = callguard.PolicyFunc(func(next callguard.Handler) callguard.Handler {
+	return func(ctx context.Context, call func(context.Context) error) (err error) {
+		for range 3 {
+			if err = next(ctx, call); err == nil {
+				return nil
+			}
+		}
+		return err
+	}
+})
+
+// TestServerRefusesRetry checks that a retry policy in a server pipeline is
+// refused when the interceptor is built.
+func TestServerRefusesRetry(t *testing.T) {
+	defer func() {
+		if r, _ := recover().(string); !strings.Contains(r, "retry") || !strings.Contains(r, "server") {
+			t.Errorf("UnaryServerInterceptor(retry) panicked with %q, want a message naming the retry in a server pipeline", r)
+		}
+	}()
+	grpcx.UnaryServerInterceptor(retries(3, nil))
+}
+
+// TestServerUnaryRunsOnce checks that a policy that calls next again does
+// not run a unary handler again, and that the call gets the handler's
+// answer.
 func TestServerUnaryRunsOnce(t *testing.T) {
 	boom := errors.New("boom")
 	tests := []struct {
@@ -237,8 +263,8 @@ func TestServerUnaryRunsOnce(t *testing.T) {
 		wantCode codes.Code
 		wantMsg  string
 	}{
-		{"retry, plain error", retries(3, nil), boom, codes.Unknown, "boom"},
-		{"retry, unavailable", retries(3, nil), status.Error(codes.Unavailable, "busy"), codes.Unavailable, "busy"},
+		{"repeat, plain error", repeat, boom, codes.Unknown, "boom"},
+		{"repeat, unavailable", repeat, status.Error(codes.Unavailable, "busy"), codes.Unavailable, "busy"},
 		{"twice, success", twice, nil, codes.OK, ""},
 	}
 	for _, tt := range tests {

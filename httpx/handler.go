@@ -107,6 +107,9 @@ var (
 // once next has returned, it drops what it gets (writes fail), as a late
 // write to net/http's own writer goes nowhere.
 func Handler(next http.Handler, p callguard.Policy, opts ...HandlerOption) http.Handler {
+	if err := callguard.CheckServer(p); err != nil {
+		panic("httpx: Handler: " + err.Error())
+	}
 	o := newHandlerOptions(opts)
 	if next == nil {
 		next = http.DefaultServeMux

@@ -116,7 +116,7 @@ func counts(services ...*service) (hits, runs []int) {
 func TestLoop(t *testing.T) {
 	var svc []*service
 	for _, name := range []string{"a", "b", "c"} {
-		svc = append(svc, newService(t, name, callguard.Chain(ttl.New(ttl.WithService(name)), fastRetry(1))))
+		svc = append(svc, newService(t, name, ttl.New(ttl.WithService(name))))
 	}
 	for i, s := range svc {
 		s.callTo(svc[(i+1)%len(svc)], fastRetry(3))

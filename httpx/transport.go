@@ -121,6 +121,9 @@ var (
 //
 //	req = req.WithContext(retry.ContextWithMaxAttempts(req.Context(), 1))
 func NewTransport(next http.RoundTripper, p callguard.Policy, opts ...TransportOption) http.RoundTripper {
+	if err := callguard.CheckClient(p); err != nil {
+		panic("httpx: NewTransport: " + err.Error())
+	}
 	o := newTransportOptions(opts)
 	if next == nil {
 		next = http.DefaultTransport
