@@ -91,7 +91,7 @@ func BenchmarkThrottle(b *testing.B) {
 	th := NewThrottle()
 	for b.Loop() {
 		if th.Allow(Default) {
-			th.Accept(Default)
+			th.Done(Default, true)
 		}
 	}
 }
@@ -102,7 +102,7 @@ func BenchmarkThrottleParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if th.Allow(Default) {
-				th.Accept(Default)
+				th.Done(Default, true)
 			}
 		}
 	})

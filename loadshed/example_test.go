@@ -97,13 +97,15 @@ func ExampleThrottle() {
 	th := loadshed.NewThrottle() // one per backend
 	// The backend accepted half of 100 requests: with K = 2, no throttling.
 	for i := range 100 {
-		if th.Allow(loadshed.Default) && i%2 == 0 {
-			th.Accept(loadshed.Default)
+		if th.Allow(loadshed.Default) {
+			th.Done(loadshed.Default, i%2 == 0)
 		}
 	}
 	fmt.Printf("%.3f\n", th.Probability(loadshed.Default))
-	// One more rejection: requests − 2·accepts = 1, so 1 in 102 is rejected.
-	th.Allow(loadshed.Default)
+	// One more refusal: requests − 2·accepts = 1, so 1 in 102 is rejected.
+	if th.Allow(loadshed.Default) {
+		th.Done(loadshed.Default, false)
+	}
 	fmt.Printf("%.3f\n", th.Probability(loadshed.Default))
 	// Output:
 	// 0.000

@@ -50,12 +50,19 @@ const (
 //
 // Use one Throttle per backend (per target service, or per address when a
 // client balances over independent servers): the counts describe one
-// backend. Requests count every attempt made through the Throttle, those
-// it rejects locally included, as in the book. An accept is a call that did
-// not fail with an error matching [callguard.ErrOverloaded]: a shed, a 503
-// or 429, gRPC Unavailable or ResourceExhausted, or a local refusal of an
-// inner policy (an open breaker) count as rejections; successes, other
-// errors and cancellations count as accepts.
+// backend. Requests count every call made through the Throttle, those it
+// rejects locally included, as in the book; a call it lets through counts
+// when it returns, so that calls still in flight do not count as refused
+// (counted when they start, the second of two concurrent first calls was
+// rejected with probability 1/2). An accept is a call that did not fail
+// with an error matching [callguard.ErrOverloaded]: a shed, a 503 or 429,
+// or gRPC ResourceExhausted count as refusals by the backend; successes,
+// other errors and cancellations count as accepts. A call that an inner
+// policy refused before it reached the backend (an error matching
+// [callguard.ErrRejected]: an open breaker, a full bulkhead) counts as
+// nothing: it says nothing of the backend's load, and counted as a refusal
+// it would keep the throttle closed on a backend that the breaker keeps
+// from being probed.
 //
 // A Throttle is safe for concurrent use; its methods take a short mutex and
 // allocate nothing. The zero value is not usable; create one with
@@ -140,30 +147,45 @@ func (t *Throttle) since() time.Duration {
 	return t.clock.Now().Sub(t.epoch)
 }
 
-// Allow counts a request of priority p and reports whether to send it;
-// false means reject it locally. A request that is sent should be followed
-// by [Throttle.Accept] with the same priority if the backend accepted it.
-// An invalid priority counts as [Default].
+// Allow reports whether to send a request of priority p; false means
+// reject it locally, and counts it as a request that the backend did not
+// accept. A request that is sent counts when its answer comes, through
+// [Throttle.Done]. An invalid priority counts as [Default].
 func (t *Throttle) Allow(p Priority) bool {
 	i := index(p)
 	now := t.since()
 	t.mu.Lock()
 	b := t.advance(now)
 	prob := t.totals[i].probability(t.k)
-	t.totals[i].requests++
-	b[i].requests++
+	if prob <= 0 {
+		t.mu.Unlock()
+		return true
+	}
+	allow := t.rand() >= prob
+	if !allow {
+		t.totals[i].requests++
+		b[i].requests++
+	}
 	t.mu.Unlock()
-	return prob <= 0 || t.rand() >= prob
+	return allow
 }
 
-// Accept records that the backend accepted a request of priority p. It
+// Done records the answer to a request of priority p that [Throttle.Allow]
+// let through: a request, and an accept if the backend accepted it. It
 // counts in the bucket of the latest [Throttle.Allow], without reading the
 // clock.
-func (t *Throttle) Accept(p Priority) {
+func (t *Throttle) Done(p Priority, accepted bool) {
 	i := index(p)
+	var a int64
+	if accepted {
+		a = 1
+	}
 	t.mu.Lock()
-	t.totals[i].accepts++
-	t.buckets[t.cur%throttleBuckets][i].accepts++
+	b := &t.buckets[t.cur%throttleBuckets]
+	t.totals[i].requests++
+	t.totals[i].accepts += a
+	b[i].requests++
+	b[i].accepts += a
 	t.mu.Unlock()
 }
 
@@ -219,8 +241,12 @@ func (t *Throttle) run(ctx context.Context, call func(context.Context) error, ne
 		return ErrThrottled
 	}
 	err := next(ctx, call)
-	if !errors.Is(err, callguard.ErrOverloaded) {
-		t.Accept(p)
+	switch {
+	case err == nil:
+		t.Done(p, true)
+	case errors.Is(err, callguard.ErrRejected): // never reached the backend
+	default:
+		t.Done(p, !errors.Is(err, callguard.ErrOverloaded))
 	}
 	return err
 }

@@ -38,7 +38,11 @@ func TestThrottleProbability(t *testing.T) {
 	th := NewThrottle(WithClock(clk), withRand(func() float64 { return draw }))
 	var allowed []bool
 	for range 10 {
-		allowed = append(allowed, th.Allow(Default))
+		ok := th.Allow(Default)
+		if ok {
+			th.Done(Default, false)
+		}
+		allowed = append(allowed, ok)
 	}
 	if !allowed[0] || !allowed[1] || allowed[2] || allowed[9] { // p = n/(n+1) >= 0.5 from n = 1
 		t.Errorf("Allow() with no accepts = %v; want true, true (p = 0.5), then false", allowed)
@@ -46,15 +50,17 @@ func TestThrottleProbability(t *testing.T) {
 	if got, want := th.Probability(Default), 10.0/11; got != want {
 		t.Errorf("Probability() with 10 requests, 0 accepts = %v, want %v", got, want)
 	}
-	for range 4 {
-		th.Accept(Default)
+	for range 5 {
+		th.Done(Default, true)
 	}
-	if got, want := th.Probability(Default), 2.0/11; got != want {
-		t.Errorf("Probability() with 10 requests, 4 accepts = %v, want %v", got, want)
+	if got, want := th.Probability(Default), 5.0/16; got != want {
+		t.Errorf("Probability() with 15 requests, 5 accepts = %v, want %v", got, want)
 	}
-	th.Accept(Default)
+	for range 5 {
+		th.Done(Default, true)
+	}
 	if got := th.Probability(Default); got != 0 {
-		t.Errorf("Probability() with 10 requests, 5 accepts = %v, want 0", got)
+		t.Errorf("Probability() with 20 requests, 10 accepts = %v, want 0", got)
 	}
 	clk.Advance(DefaultThrottleWindow)
 	if r, a := th.Counts(Default); r != 0 || a != 0 {
@@ -100,6 +106,63 @@ func TestThrottleDo(t *testing.T) {
 	}
 }
 
+// TestThrottleInFlight checks that calls still in flight do not count as
+// refused: a second call that starts while the first is running is let
+// through, however unlucky the draw.
+func TestThrottleInFlight(t *testing.T) {
+	t.Parallel()
+	th := NewThrottle(withRand(func() float64 { return 0 })) // rejects whenever p > 0
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- th.Do(bg, func(context.Context) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	if err := th.Do(bg, ok); err != nil {
+		t.Errorf("Do() while another call is in flight = %v, want nil", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("first Do() = %v, want nil", err)
+	}
+	if r, a := th.Counts(Default); r != 2 || a != 2 {
+		t.Errorf("Counts() = %d, %d; want 2, 2", r, a)
+	}
+}
+
+// TestThrottleIgnoresLocalRefusals checks that a call refused by an inner
+// policy (an open breaker), which never reached the backend, counts as
+// neither a request nor an accept, while the backend's own refusals count.
+func TestThrottleIgnoresLocalRefusals(t *testing.T) {
+	t.Parallel()
+	th := NewThrottle(withRand(func() float64 { return 0 }))
+	open := callguard.NewRejection("breaker: open")
+	for range 10 {
+		if err := th.Do(bg, func(context.Context) error { return open }); err != open {
+			t.Fatalf("Do() = %v, want %v", err, open)
+		}
+	}
+	if r, a := th.Counts(Default); r != 0 || a != 0 {
+		t.Errorf("Counts() after 10 local refusals = %d, %d; want 0, 0", r, a)
+	}
+	shed := callguard.Overloaded(0, errors.New("503"))
+	if err := th.Do(bg, func(context.Context) error { return shed }); err != shed {
+		t.Fatalf("Do() = %v, want %v", err, shed)
+	}
+	if r, a := th.Counts(Default); r != 1 || a != 0 {
+		t.Errorf("Counts() after a refusal by the backend = %d, %d; want 1, 0", r, a)
+	}
+}
+
+// errBackendShed is a backend's refusal as the adapters return it: an
+// overloaded error, which ErrShed is not (ErrShed is a local refusal, that
+// never reached the backend).
+var errBackendShed = callguard.Overloaded(0, errors.New("503 Service Unavailable"))
+
 // TestThrottleRecovers offers 100 calls per second to a backend that
 // rejects everything for a minute and then heals, and measures the share
 // of calls that reach it while it rejects and the time until no call is
@@ -115,7 +178,7 @@ func TestThrottleRecovers(t *testing.T) {
 			if healthy {
 				return nil
 			}
-			return ErrShed
+			return errBackendShed
 		}
 		sent, calls := 0, 0
 		count := func(context.Context) error { sent++; return backend(bg) }
@@ -168,7 +231,7 @@ func TestThrottlePriorities(t *testing.T) {
 		return func(context.Context) error {
 			sent[p]++
 			if p == Sheddable {
-				return ErrShed
+				return errBackendShed
 			}
 			return nil
 		}
