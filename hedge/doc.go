@@ -5,7 +5,7 @@
 // a garbage collection or a lost packet cause.
 //
 //	h := hedge.New() // after the p95 latency, within 5% extra calls
-//	err := h.Do(hedge.ContextSafe(ctx), func(ctx context.Context) error {
+//	err := h.Do(callguard.ContextSafe(ctx), func(ctx context.Context) error {
 //		return getProfile(ctx, id) // safe to repeat: a read
 //	})
 //
@@ -15,7 +15,7 @@
 // so only calls that are safe to repeat may be hedged: reads, and writes
 // made idempotent by the callee (an idempotency key). The Hedger hedges a
 // call only when its [WithSafe] predicate says so; by default, when the
-// call's context was marked with [ContextSafe]. Other calls run once, on
+// call's context was marked with [callguard.ContextSafe]. Other calls run once, on
 // the calling goroutine, and allocate nothing.
 //
 // # Delay, limits and budget
@@ -37,9 +37,12 @@
 //
 // The policy sees only errors; an adapter that keeps a result per attempt
 // (an HTTP response) registers, from within the attempt, a function that
-// releases it with [OnDiscard]: it is called for every attempt whose
+// releases it with [callguard.OnDiscard]: it is called for every attempt whose
 // result the call does not return, so that the loser's body is drained and
-// closed. [Attempt] gives an attempt's number.
+// closed. [Attempt] gives an attempt's number among the Hedger's;
+// [callguard.Attempt] its number within the call, retries included, which
+// the adapters send to the server (Callguard-Attempt) so that an
+// overloaded server sheds hedges before first attempts.
 //
 // # Composition
 //

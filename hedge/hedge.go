@@ -96,24 +96,24 @@ func (h *Hedger) Delay() time.Duration {
 	return h.delay
 }
 
-// An attempt is one copy of the call: its context, with its number and its
-// discard function as values.
+// An attempt is one copy of the call: its context, which carries its
+// number within the call and its discard function
+// ([callguard.AttemptContext]), and its number among the Hedger's attempts.
 type attempt struct {
-	context.Context
+	callguard.AttemptContext
 	cancel   context.CancelCauseFunc
 	n        int
 	start    time.Time
 	err      error
 	panicked bool
 	panicVal any
-	discard  func() // set by the attempt through OnDiscard, read after it returned
 }
 
 func (a *attempt) Value(key any) any {
 	if key == (attemptKey{}) {
 		return a
 	}
-	return a.Context.Value(key)
+	return a.AttemptContext.Value(key)
 }
 
 // run is the policy. The first attempt runs on the calling goroutine; a
@@ -173,7 +173,8 @@ type hedgedCall struct {
 // start yet.
 func (c *hedgedCall) newAttempt() *attempt {
 	actx, cancel := context.WithCancelCause(c.ctx)
-	a := &attempt{Context: actx, cancel: cancel, n: len(c.attempts) + 1, start: c.h.clock.Now()}
+	a := &attempt{cancel: cancel, n: len(c.attempts) + 1, start: c.h.clock.Now()}
+	a.Init(actx, a.n)
 	c.attempts = append(c.attempts, a)
 	return a
 }
@@ -341,9 +342,7 @@ func (c *hedgedCall) finish(kept *attempt) {
 			a.cancel(nil)
 			continue
 		}
-		if a.discard != nil {
-			a.discard()
-		}
+		a.Discard()
 	}
 	if c.h.win != nil && kept.err == nil && !kept.panicked {
 		c.h.win.add(c.h.clock.Now().Sub(kept.start))

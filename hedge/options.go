@@ -53,7 +53,7 @@ func defaultOptions() options {
 		maxHedges: DefaultMaxHedges,
 		ratio:     DefaultRatio,
 		burst:     DefaultBurst,
-		safe:      IsSafe,
+		safe:      callguard.IsSafe,
 		clock:     callguard.SystemClock,
 	}
 }
@@ -116,14 +116,14 @@ func WithBudget(ratio, burst float64) Option {
 
 // WithSafe sets the predicate that says whether a call may be sent more
 // than once: a call for which it returns false runs once, as if there were
-// no Hedger. The default, and what nil means, is [IsSafe]: only calls whose
-// context was marked with [ContextSafe]. For a Hedger that guards only
+// no Hedger. The default, and what nil means, is [callguard.IsSafe]: only calls whose
+// context was marked with [callguard.ContextSafe]. For a Hedger that guards only
 // idempotent calls, WithSafe(func(context.Context) bool { return true })
 // hedges every call. fn must be safe for concurrent use.
 func WithSafe(fn func(ctx context.Context) bool) Option {
 	return optionFunc(func(o *options) {
 		if fn == nil {
-			fn = IsSafe
+			fn = callguard.IsSafe
 		}
 		o.safe = fn
 	})

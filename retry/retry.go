@@ -64,8 +64,10 @@ func New(opts ...Option) *Retry {
 //
 // The wait after the k-th failure is drawn from [0, min(max, base·2^(k-1))];
 // for an overloaded error with a pushback delay it is at least that delay,
-// capped by [WithMaxPushback]. A call that succeeds at once allocates
-// nothing.
+// capped by [WithMaxPushback]. Each retry runs with a context that carries
+// its attempt number ([callguard.Attempt]: 2 for the first retry), which
+// the adapters send to the server; the first attempt runs with ctx itself.
+// A call that succeeds at once allocates nothing.
 func (r *Retry) Do(ctx context.Context, fn func(context.Context) error) error {
 	return r.run(ctx, callguard.Invoke, fn)
 }
@@ -128,7 +130,9 @@ func (r *Retry) retry(ctx context.Context, next callguard.Handler, call func(con
 		if r.wait(ctx, delay) != nil {
 			return interrupted(ctx, attempt, err)
 		}
-		if err = next(ctx, call); err == nil {
+		// The retry's context carries its number (callguard.Attempt), which
+		// the adapters send; the first attempt's is ctx itself.
+		if err = next(callguard.ContextWithAttempt(ctx, attempt+1), call); err == nil {
 			return nil
 		}
 	}
