@@ -1,0 +1,52 @@
+package route
+
+import (
+	"time"
+
+	"github.com/callguard/callguard"
+)
+
+// ErrUnavailable is matched by the error of a request that a [Table]
+// refused because its route needs a dependency that is down. It matches
+// [callguard.ErrRejected] and [callguard.ErrOverloaded]: the request never
+// left the client, so a breaker does not count it and retry does not
+// retry it.
+var ErrUnavailable = callguard.NewRejection("route: dependency unavailable")
+
+// A RefusedError is returned for a request that a [Table] refused. It
+// matches [ErrUnavailable] (and so [callguard.ErrRejected]).
+type RefusedError struct {
+	Route      string    // the request's route key
+	Dependency string    // a dependency of the route that is down
+	Until      time.Time // when the outage is expected to end
+}
+
+func (e *RefusedError) Error() string {
+	return "route: " + e.Route + " needs " + e.Dependency + ", unavailable"
+}
+
+// Unwrap returns [ErrUnavailable].
+func (e *RefusedError) Unwrap() error { return ErrUnavailable }
+
+// An UnavailableError names the dependency whose outage made a call fail:
+// the adapters' WithDependency options wrap such a failure in it, and a
+// server adapter that answers with it writes the dependency's name and
+// For in its answer (except at an Edge server). It keeps the class of
+// Err: an open breaker's error still matches breaker.ErrOpen and is
+// answered 503 or Unavailable, "don't retry".
+type UnavailableError struct {
+	Dependency string        // the dependency that is down, e.g. "payments"
+	For        time.Duration // how long the outage is expected to last; 0: unknown
+	Err        error         // the call's error
+}
+
+func (e *UnavailableError) Error() string {
+	s := "route: " + e.Dependency + " unavailable"
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the call's error.
+func (e *UnavailableError) Unwrap() error { return e.Err }
