@@ -16,8 +16,8 @@ var requestIDKey = propagation.RequestID.Metadata()
 // outgoing returns ctx with the outgoing metadata of an attempt made with
 // it, what [propagation.Outbound] reads from ctx: callguard-hops,
 // callguard-path when the path is not empty, callguard-priority when ctx
-// has a priority other than the default, and x-request-id when ctx has
-// one. These replace the caller's own values of the keys, as httpx's
+// has a priority other than the default, x-request-id when ctx has
+// one, and callguard-synthetic when ctx is synthetic. These replace the caller's own values of the keys, as httpx's
 // transport replaces its headers (see [propagation.Outbound.Write]), so
 // that a server, which reads the first value, reads the context's. It
 // returns [ttl.ErrExhausted], and sends nothing, when the request has no
@@ -30,7 +30,9 @@ func outgoing(ctx context.Context) (context.Context, error) {
 	if !propagation.Changes(&o, outgoingCtx{ctx}) {
 		return ctx, nil // nothing to carry, nothing of the caller's to drop
 	}
-	hopsAlone := o.Get(propagation.Path) == "" && o.Get(propagation.Priority) == "" && o.Get(propagation.RequestID) == ""
+	hopsAlone := o.Get(propagation.Path) == "" && o.Get(propagation.Priority) == "" && o.Get(propagation.RequestID) == "" &&
+		o.Get(propagation.Synthetic) == ""
+	hopsAlone = hopsAlone && o.Get(propagation.Attempt) == ""
 	if hopsAlone || callerSets(ctx) {
 		md, ok := metadata.FromOutgoingContext(ctx) // a copy; allocates only if ok
 		if !ok {
@@ -42,14 +44,14 @@ func outgoing(ctx context.Context) (context.Context, error) {
 		return metadata.NewOutgoingContext(ctx, md), nil
 	}
 	// Nothing of the caller's to replace: o's values go after its own.
-	var buf [8]string // AppendToOutgoingContext copies it: it stays on the stack
+	var buf [12]string // AppendToOutgoingContext copies it: it stays on the stack
 	return metadata.AppendToOutgoingContext(ctx, o.AppendPairs(buf[:0])...), nil
 }
 
 // callerSets reports whether the caller put one of the keys that an
 // attempt sends in its own outgoing metadata. It copies nothing when not.
 func callerSets(ctx context.Context) bool {
-	for _, f := range [...]propagation.Field{propagation.Hops, propagation.Path, propagation.Priority, propagation.RequestID} {
+	for _, f := range [...]propagation.Field{propagation.Hops, propagation.Path, propagation.Priority, propagation.RequestID, propagation.Synthetic, propagation.Attempt} {
 		if metadata.ValueFromOutgoingContext(ctx, f.Metadata()) != nil {
 			return true
 		}

@@ -12,6 +12,8 @@
 //	Priority   Callguard-Priority  callguard-priority
 //	RequestID  X-Request-Id        x-request-id
 //	Timeout    Callguard-Timeout   (grpc-timeout, gRPC's own deadline)
+//	Attempt    Callguard-Attempt   callguard-attempt
+//	Synthetic  Callguard-Synthetic callguard-synthetic
 package propagation
 
 import (
@@ -38,6 +40,8 @@ const (
 	Priority
 	RequestID
 	Timeout
+	Synthetic // "1" marks a synthetic request (callguard.IsSynthetic)
+	Attempt // a retry's or hedge's number, above 1 (callguard.Attempt)
 	numFields
 )
 
@@ -47,6 +51,8 @@ var names = [numFields]struct{ header, metadata string }{
 	Priority:  {wire.PriorityHeader, wire.PriorityMetadata},
 	RequestID: {"X-Request-Id", "x-request-id"},
 	Timeout:   {wire.TimeoutHeader, ""},
+	Attempt:   {wire.AttemptHeader, wire.AttemptMetadata},
+	Synthetic: {wire.SyntheticHeader, wire.SyntheticMetadata},
 }
 
 // Header returns f's HTTP header name, in canonical form.
@@ -60,7 +66,7 @@ func (f Field) Metadata() string { return names[f].metadata }
 // (it ignores them, or caps the deadline). An adapter removes them from
 // what the handler sees, so that a handler that copies its inbound headers
 // or metadata to an outgoing call passes no client's claim on.
-var Claims = [...]Field{Hops, Path, Priority, Timeout}
+var Claims = [...]Field{Hops, Path, Priority, Timeout, Synthetic, Attempt}
 
 // A Getter returns the values of a field in an inbound call, in the order
 // in which the server should weigh them: the first counts.
@@ -70,8 +76,9 @@ type Getter interface {
 
 // Server holds a server's rules for what it takes from its callers.
 type Server struct {
-	// Edge: the callers are untrusted. Their hops, path and priority are
-	// ignored; the request id, which only labels logs, is kept if valid.
+	// Edge: the callers are untrusted. Their hops, path, priority and
+	// synthetic mark are ignored; the request id, which only labels logs,
+	// is kept if valid.
 	Edge bool
 	// RequestIDs: a call without a valid request id gets a new one.
 	RequestIDs bool
@@ -113,7 +120,8 @@ func (s *Server) Check() {
 
 // Inbound returns ctx with what the inbound call read by g carries, as far
 // as s trusts it: hop budget and path (for the ttl policy), priority (for
-// loadshed) and request id, which it also returns, to be echoed ("" if
+// loadshed), the synthetic mark (Synthetic "1", for callguard.IsSynthetic)
+// and request id, which it also returns, to be echoed ("" if
 // none). Malformed values are ignored. With no hop state to carry (or
 // under Edge), ctx keeps none, and the server's TTL gives the call its
 // default budget.
@@ -127,6 +135,12 @@ func Inbound[G Getter](ctx context.Context, g G, s Server) (context.Context, str
 		if p, ok := priority.Parse(first(g.Get(Priority))); ok && p != priority.Default {
 			ctx = priority.NewContext(ctx, p)
 		}
+		if first(g.Get(Synthetic)) == "1" {
+			ctx = callguard.ContextWithSynthetic(ctx)
+		}
+	}
+	if n := parseAttempt(first(g.Get(Attempt))); n > 1 && !s.Edge {
+		ctx = callguard.ContextWithInboundAttempt(ctx, n) // callguard.InboundAttempt
 	}
 	id := first(g.Get(RequestID))
 	switch {
@@ -171,10 +185,10 @@ type Outbound struct{ v [numFields]string }
 
 // Read fills o from ctx, the context of an attempt: hops and path from
 // [ttl.Outbound], the priority when it is not the default, the request id,
-// and, with timeout, the time left as a Timeout value (HTTP; gRPC sends its
-// deadline itself). It returns [ttl.ErrExhausted] when the request has no
-// hops left, and [ErrNoTimeLeft] when, with timeout, ctx's deadline has
-// passed.
+// Synthetic "1" when ctx is synthetic, and, with timeout, the time left as
+// a Timeout value (HTTP; gRPC sends its deadline itself). It returns
+// [ttl.ErrExhausted] when the request has no hops left, and
+// [ErrNoTimeLeft] when, with timeout, ctx's deadline has passed.
 func (o *Outbound) Read(ctx context.Context, timeout bool) error {
 	hops, path, err := ttl.Outbound(ctx)
 	if err != nil {
@@ -192,6 +206,12 @@ func (o *Outbound) Read(ctx context.Context, timeout bool) error {
 		o.v[Priority] = p.String()
 	}
 	o.v[RequestID] = callguard.RequestIDFromContext(ctx)
+	if n := callguard.Attempt(ctx); n > 1 {
+		o.v[Attempt] = formatAttempt(n) // a first attempt sends none
+	}
+	if callguard.IsSynthetic(ctx) {
+		o.v[Synthetic] = "1"
+	}
 	return nil
 }
 

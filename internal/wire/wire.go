@@ -13,6 +13,10 @@ const (
 	ErrorHeader    = "Callguard-Error"
 	PriorityHeader = "Callguard-Priority"
 	TimeoutHeader  = "Callguard-Timeout"
+
+	// SyntheticHeader marks a synthetic request (callguard.IsSynthetic):
+	// value "1".
+	SyntheticHeader = "Callguard-Synthetic"
 )
 
 // gRPC metadata keys. gRPC carries the deadline natively, in grpc-timeout.
@@ -21,4 +25,13 @@ const (
 	PathMetadata     = "callguard-path"
 	ErrorMetadata    = "callguard-error"
 	PriorityMetadata = "callguard-priority"
+
+	SyntheticMetadata = "callguard-synthetic"
+)
+
+// The number of a retry or a hedge (callguard.Attempt), in decimal, sent
+// only above 1: a first attempt carries neither.
+const (
+	AttemptHeader   = "Callguard-Attempt"
+	AttemptMetadata = "callguard-attempt"
 )
