@@ -73,6 +73,19 @@
 // short, and what sheddable ones get (about 1%). On the fixed schedule of
 // the load harness (loadtest/), 97.6–99.6% of them succeed.
 //
+// # Retries and hedges
+//
+// A retry or a hedge is repeated work: its caller has sent the request
+// before, and an overloaded server that refuses it loses the least. The
+// adapters read its number from Callguard-Attempt (callguard-attempt) into
+// [callguard.InboundAttempt]; within its priority a [Limiter] ranks it below
+// the first attempts: it may fill 90% of its priority's room
+// ([WithRetryShare]), and it is refused while first attempts of its
+// priority or a higher one are being refused. So under overload retries and
+// hedges are shed before any first attempt of their priority, which also
+// keeps a retry storm from crowding out new work. An Edge server ignores
+// its clients' attempt numbers.
+//
 // # Waiting
 //
 // By default a request that finds no slot is refused at once: a queue in

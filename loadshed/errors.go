@@ -55,6 +55,7 @@ const (
 	ReasonQueueTimeout Reason = "queue timeout" // no slot freed up within the max wait
 	ReasonThrottle     Reason = "throttle"      // client-side adaptive throttling
 	ReasonRate         Reason = "rate"          // rate limit: no token
+	ReasonRetry        Reason = "retry"         // a retry or hedge, shed before first attempts (WithRetryShare)
 )
 
 // A ShedError is a refusal that carries detail, above all a pushback delay:

@@ -37,6 +37,7 @@ type Limiter struct {
 	pushback           time.Duration
 	onLimit            func(old, new int)
 	onShed             func(context.Context, Priority)
+	retryShare         float64
 	_                  [64]byte // keep the hot words below off the config's cache lines
 
 	allow    [3]atomic.Int64 // in-flight bound per Priority.index; follows limit
@@ -51,10 +52,11 @@ type Limiter struct {
 		sums         atomic.Uint64 // see countBits
 		drops, maxIn atomic.Int64
 	}
-	shed    [3]atomic.Uint64
-	seq     atomic.Int64    // sampling windows closed, plus 1
-	shedSeq [3]atomic.Int64 // 1 + seq of the last refusal, by Priority.index; 0: never
-	expired atomic.Uint64
+	shed      [3]atomic.Uint64
+	shedRetry atomic.Uint64   // repeated requests refused (attempt.go)
+	seq       atomic.Int64    // sampling windows closed, plus 1
+	shedSeq   [3]atomic.Int64 // 1 + seq of the last refusal, by Priority.index; 0: never
+	expired   atomic.Uint64
 
 	ctl  sync.Mutex // guards est and ctrl
 	est  float64    // the limit before rounding
@@ -85,7 +87,7 @@ func New(opts ...Option) *Limiter {
 		minLimit: float64(o.minLimit), maxLimit: float64(o.maxLimit),
 		window: o.window, maxWait: o.maxWait, maxQueue: o.maxQueue, queueMode: o.queueMode,
 		minService: o.minService, learned: o.learned, pushback: o.pushback,
-		onLimit: o.onLimit, onShed: o.onShed, est: float64(o.initial),
+		onLimit: o.onLimit, onShed: o.onShed, est: float64(o.initial), retryShare: o.retryShare,
 	}
 	switch {
 	case !o.fixed:
@@ -127,7 +129,9 @@ func validate(o *options) {
 }
 
 // Acquire admits one request, whose priority comes from ctx
-// ([FromContext]), or says why not. It returns at once unless
+// ([FromContext]), or says why not; a retry or a hedge
+// ([callguard.InboundAttempt] above 1) ranks below the first attempts of
+// its priority ([WithRetryShare]). It returns at once unless
 // [WithMaxWait] is set, in which case it may wait that long for a slot.
 // The errors are ctx.Err() when ctx is done, [ErrDeadline] when ctx's
 // deadline is too close (see [WithMinServiceTime]), and an error matching
@@ -146,6 +150,9 @@ func (l *Limiter) Acquire(ctx context.Context) (Token, error) {
 	if (l.minService > 0 || l.learned) && l.tooLate(ctx) {
 		l.expired.Add(1)
 		return Token{}, ErrDeadline
+	}
+	if l.repeated(ctx) {
+		return l.acquireRepeated(ctx, p) // see WithRetryShare
 	}
 	if p < Critical && l.outranked(p) {
 		return Token{}, l.refuse(ctx, p, ReasonPriority)

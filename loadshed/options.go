@@ -57,18 +57,20 @@ type options struct {
 	pushback                    time.Duration
 	onLimit                     func(old, new int)
 	onShed                      func(context.Context, Priority)
+	retryShare                  float64
 	clock                       clock.Clock
 }
 
 func defaultOptions() options {
 	return options{
-		initial:  DefaultInitialLimit,
-		minLimit: DefaultMinLimit,
-		maxLimit: DefaultMaxLimit,
-		algo:     Gradient{},
-		window:   DefaultWindow,
-		shares:   [3]float64{DefaultShareSheddable, DefaultShareDefault, 1},
-		clock:    clock.Real,
+		initial:    DefaultInitialLimit,
+		minLimit:   DefaultMinLimit,
+		maxLimit:   DefaultMaxLimit,
+		algo:       Gradient{},
+		window:     DefaultWindow,
+		shares:     [3]float64{DefaultShareSheddable, DefaultShareDefault, 1},
+		retryShare: DefaultRetryShare,
+		clock:      clock.Real,
 	}
 }
 
