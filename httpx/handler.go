@@ -378,6 +378,9 @@ func writeError(w http.ResponseWriter, err error, internal bool) {
 	case classify.Overloaded:
 		code = http.StatusServiceUnavailable
 		h.Set(headerPushback, callguard.FormatPushback(delay))
+		if internal {
+			setUnavailable(h, err) // route.go; never at an Edge server
+		}
 		if delay > 0 {
 			secs := (min(delay, callguard.MaxPushback) + time.Second - 1) / time.Second
 			h.Set(headerRetryAfter, strconv.FormatInt(int64(secs), 10))

@@ -174,7 +174,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err == nil {
 		err = errNoResponse
 	}
-	return nil, callguard.ErrorWithRequestID(req.Context(), err)
+	return nil, callguard.ErrorWithRequestID(req.Context(), t.dependency.named(err))
 }
 
 // CloseIdleConnections closes the idle connections of the next

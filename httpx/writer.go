@@ -55,11 +55,13 @@ func capabilities(w http.ResponseWriter) int {
 func (s *serving) state() *serving { return s }
 
 // sending is called before the header goes out. At an [Edge] server, it
-// drops the header that names internal services: a loop's path, passed on
-// by [Error] or copied from a dependency's response.
+// drops the headers that name internal services: a loop's path and an
+// unavailable dependency, passed on by [Error] or copied from a
+// dependency's response.
 func (s *serving) sending() {
 	if s.h.prop.Edge {
 		delete(s.w.Header(), ttl.PathHeader)
+		delete(s.w.Header(), UnavailableHeader) // route.go
 	}
 }
 

@@ -249,3 +249,8 @@ func (t *Table) forget(dep string) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Linked reports whether any route is linked to an outage: when it is
+// false, [Table.Admit] admits every request. It is one atomic load, for an
+// adapter that skips computing the route key.
+func (t *Table) Linked() bool { return t.linked.Load() != 0 }

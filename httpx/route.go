@@ -1,0 +1,161 @@
+package httpx
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/internal/propagation"
+	cgwire "github.com/callguard/callguard/internal/wire"
+	"github.com/callguard/callguard/route"
+)
+
+// UnavailableHeader is the response header by which a server names the
+// dependency whose outage made it refuse a request, and how long it expects
+// the outage to last: "payments; for=5s" (see package route).
+const UnavailableHeader = cgwire.UnavailableHeader
+
+// WithDependency names the service that a transport calls, as its caller
+// sees it, so that a [Handler] whose handler passes one of its failures on
+// with [Error] tells its own callers which dependency is down (header
+// Callguard-Unavailable, for the [NewRouteTransport] of the tier above).
+//
+// down lists the errors, matched with errors.Is, that mean the dependency
+// is down, typically breaker.ErrOpen: a failed request whose error matches
+// one of them comes back as a [*route.UnavailableError] with the name,
+// keeping its class (an open breaker is still answered 503, "don't
+// retry"). Do not list refusals for load (a full bulkhead, a throttle's
+// or a shed refusal): the tier above would refuse every request of the
+// route, turning partial shedding into an outage. WithDependency panics if
+// name is not 1 to 64 letters, digits, '.', '_' or '-', or down is empty.
+func WithDependency(name string, down ...error) TransportOption {
+	if !propagation.ValidDependency(name) {
+		panic("httpx: WithDependency: invalid dependency name " + quote(name))
+	}
+	if len(down) == 0 {
+		panic("httpx: WithDependency: no error given that means " + name + " is down")
+	}
+	d := &dependency{name: name, down: down}
+	return transportOption(func(o *transportOptions) { o.dependency = d })
+}
+
+// A dependency is the setting of WithDependency.
+type dependency struct {
+	name string
+	down []error
+}
+
+// named returns err, the failure of a request to d's dependency, as a
+// [*route.UnavailableError] if it means the dependency is down. d nil
+// returns err.
+func (d *dependency) named(err error) error {
+	if d == nil || err == nil {
+		return err
+	}
+	for _, target := range d.down {
+		if errors.Is(err, target) {
+			return &route.UnavailableError{Dependency: d.name, Err: err}
+		}
+	}
+	return err
+}
+
+// setUnavailable sets Callguard-Unavailable on h when err, an overloaded
+// error that a server answers, names a dependency that is down.
+func setUnavailable(h http.Header, err error) {
+	var ue *route.UnavailableError
+	if !errors.As(err, &ue) {
+		return
+	}
+	if v := propagation.FormatUnavailable(ue.Dependency, ue.For); v != "" {
+		h.Set(cgwire.UnavailableHeader, v)
+	}
+}
+
+// NewRouteTransport returns an [http.RoundTripper] that keeps t, the route
+// table of the one service it calls, and refuses a request whose route
+// needs a dependency that the service reported down, without sending it:
+// the error is a [*route.RefusedError], which matches [route.ErrUnavailable]
+// and [callguard.ErrRejected], so no retry and no breaker acts on it. Put
+// it outside the transport with the policy:
+//
+//	rt := httpx.NewRouteTransport(httpx.NewTransport(nil, p), route.New(), nil)
+//
+// It learns from the service's answers: a 503 with Callguard-Unavailable
+// links the request's route to the dependency it names, for as long as it
+// says (see package route); one request of a refused route per probe
+// interval goes through, and an answer below 500 without the header ends
+// the route's refusal. key returns a request's route; nil means the method
+// and the URL's path ("GET /items/42"): give the route pattern instead
+// when paths carry ids. Use it only towards services of your own system:
+// their answers decide what it refuses. next nil means
+// [http.DefaultTransport]. It panics if t is nil.
+func NewRouteTransport(next http.RoundTripper, t *route.Table, key func(*http.Request) string) http.RoundTripper {
+	if t == nil {
+		panic("httpx: NewRouteTransport: nil table")
+	}
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	if key == nil {
+		key = methodPath
+	}
+	return &routeTransport{next: next, t: t, key: key}
+}
+
+// methodPath is the default route key: method and path.
+func methodPath(r *http.Request) string { return r.Method + " " + r.URL.Path }
+
+type routeTransport struct {
+	next http.RoundTripper
+	t    *route.Table
+	key  func(*http.Request) string
+}
+
+var _ http.RoundTripper = (*routeTransport)(nil)
+
+// RoundTrip sends req unless its route is refused, and learns from the
+// answer. The route key is computed only when the table has something to
+// check or learn.
+func (rt *routeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var key string
+	probe := false
+	if rt.t.Linked() {
+		key = rt.key(req)
+		var err error
+		if probe, err = rt.t.Admit(key); err != nil {
+			if req.Body != nil {
+				req.Body.Close() // a RoundTripper closes the body, even on errors
+			}
+			return nil, callguard.ErrorWithRequestID(req.Context(), err)
+		}
+	}
+	resp, err := rt.next.RoundTrip(req)
+	if resp == nil {
+		return resp, err
+	}
+	switch {
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		v := resp.Header.Get(cgwire.UnavailableHeader)
+		if dep, d, perr := propagation.ParseUnavailable(v); perr == nil {
+			if key == "" {
+				key = rt.key(req)
+			}
+			rt.t.Observe(key, dep, d)
+		}
+	case probe && resp.StatusCode < 500:
+		rt.t.Recovered(key)
+	}
+	return resp, err
+}
+
+// CloseIdleConnections closes the idle connections of the next
+// RoundTripper, if it has such a method.
+func (rt *routeTransport) CloseIdleConnections() {
+	if c, ok := rt.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// quote returns s in double quotes, for a panic message.
+func quote(s string) string { return `"` + s + `"` }
