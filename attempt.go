@@ -71,7 +71,17 @@ func ContextSafe(ctx context.Context) context.Context {
 	return context.WithValue(ctx, safeKey{}, true)
 }
 
-// IsSafe reports whether ctx was marked by [ContextSafe].
+// ContextUnsafe returns a copy of ctx that marks the call as not safe to
+// send more than once, overriding a [ContextSafe] of a caller above: the
+// adapters mark so a request that they must not send twice at once (an
+// HTTP POST without an Idempotency-Key, a gRPC method not declared
+// idempotent).
+func ContextUnsafe(ctx context.Context) context.Context {
+	return context.WithValue(ctx, safeKey{}, false)
+}
+
+// IsSafe reports whether ctx was marked by [ContextSafe], and not by a
+// [ContextUnsafe] below it.
 func IsSafe(ctx context.Context) bool {
 	v, _ := ctx.Value(safeKey{}).(bool)
 	return v

@@ -148,3 +148,39 @@ func ExampleAttempt() {
 
 // otherKey is a context key of no policy.
 type otherKey struct{}
+
+func TestContextUnsafe(t *testing.T) {
+	t.Parallel()
+	ctx := callguard.ContextUnsafe(callguard.ContextSafe(context.Background()))
+	if callguard.IsSafe(ctx) {
+		t.Error("IsSafe(ContextUnsafe(ContextSafe(ctx))) = true, want false")
+	}
+	if !callguard.IsSafe(callguard.ContextSafe(ctx)) {
+		t.Error("IsSafe(ContextSafe(ContextUnsafe(ctx))) = false, want true")
+	}
+}
+
+func TestHasRole(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		give callguard.Policy
+		want bool
+	}{
+		{"nil", nil, false},
+		{"alone", rolePolicy(callguard.RoleHedge), true},
+		{"nested", callguard.Chain(rolePolicy(callguard.RoleRetry), callguard.Chain(rolePolicy(callguard.RoleHedge))), true},
+		{"other roles", callguard.Chain(rolePolicy(callguard.RoleRetry), rolePolicy(callguard.RoleBreaker)), false},
+	}
+	for _, tt := range tests {
+		if got := callguard.HasRole(tt.give, callguard.RoleHedge); got != tt.want {
+			t.Errorf("%s: HasRole(p, RoleHedge) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// rolePolicy is a policy that does nothing and declares a role.
+type rolePolicy callguard.Role
+
+func (r rolePolicy) Wrap(next callguard.Handler) callguard.Handler { return next }
+func (r rolePolicy) CallguardRole() callguard.Role                 { return callguard.Role(r) }

@@ -24,6 +24,7 @@ const (
 	RoleLimiter                    // loadshed.Limiter: servers only
 	RoleLoopCheck                  // ttl.TTL: servers only
 	RoleHopGuard                   // ttl.Guard: clients only
+	RoleHedge                      // hedge.Hedger: clients only, inside retry
 )
 
 var roleNames = [...]string{
@@ -37,6 +38,7 @@ var roleNames = [...]string{
 	RoleLimiter:        "limiter (loadshed.Limiter)",
 	RoleLoopCheck:      "loop check (ttl.TTL)",
 	RoleHopGuard:       "hop guard (ttl.Guard)",
+	RoleHedge:          "hedge",
 }
 
 // String returns the role's name, as error messages use it.
@@ -53,4 +55,17 @@ func RoleOf(p Policy) Role {
 		return r.CallguardRole()
 	}
 	return RoleNone
+}
+
+// HasRole reports whether p, or a [Pipeline] nested in it, holds a policy
+// of role r. The adapters ask it once, when they wire p: a transport whose
+// policy hedges marks the requests it may send twice at once
+// ([ContextSafe]), and one whose policy does not saves the allocation.
+func HasRole(p Policy, r Role) bool {
+	for _, q := range flatten(p, nil) {
+		if q == r {
+			return true
+		}
+	}
+	return false
 }

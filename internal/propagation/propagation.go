@@ -41,7 +41,7 @@ const (
 	RequestID
 	Timeout
 	Synthetic // "1" marks a synthetic request (callguard.IsSynthetic)
-	Attempt // a retry's or hedge's number, above 1 (callguard.Attempt)
+	Attempt   // a retry's or hedge's number, above 1 (callguard.Attempt)
 	numFields
 )
 
