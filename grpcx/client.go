@@ -76,9 +76,9 @@ func newClient(p callguard.Policy, opts []ClientOption) *client {
 // nil leaves the error as it is.
 func (c *client) mark(err error, trailer metadata.MD) error {
 	if m := c.classify(err, trailer); m != nil {
-		return m
+		return reported(m, trailer) // route.go
 	}
-	return err
+	return reported(err, trailer)
 }
 
 // unary is the interceptor. Its allocations are the attempt closure, the
@@ -114,7 +114,7 @@ func (c *client) unary(ctx context.Context, method string, req, reply any, cc *g
 	slot.end()
 	replySlots.Put(slot)
 	if err != nil {
-		return callerError(ctx, err)
+		return callerError(ctx, c.dependency.named(err))
 	}
 	return nil
 }

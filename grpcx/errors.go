@@ -107,6 +107,9 @@ func serverError(err error, internal bool) (md metadata.MD, _ error) {
 	case classify.Overloaded:
 		code = codes.Unavailable
 		md = metadata.MD{pushbackKey: {callguard.FormatPushback(d)}}
+		if internal {
+			setUnavailable(md, err) // route.go; never at an Edge server
+		}
 	case classify.Timeout:
 		code = codes.DeadlineExceeded
 		if classify.TooLate(err) {

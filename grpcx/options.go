@@ -21,6 +21,7 @@ type ClientOption interface{ applyClient(*clientOptions) }
 type clientOptions struct {
 	classify   func(err error, trailer metadata.MD) error // never nil
 	retryFirst bool
+	dependency *dependency // nil: none (WithDependency, route.go)
 }
 
 type clientOption func(*clientOptions)

@@ -63,8 +63,8 @@ func (d *dependency) named(err error) error {
 // setUnavailable sets Callguard-Unavailable on h when err, an overloaded
 // error that a server answers, names a dependency that is down.
 func setUnavailable(h http.Header, err error) {
-	var ue *route.UnavailableError
-	if !errors.As(err, &ue) {
+	ue, ok := errors.AsType[*route.UnavailableError](err)
+	if !ok {
 		return
 	}
 	if v := propagation.FormatUnavailable(ue.Dependency, ue.For); v != "" {

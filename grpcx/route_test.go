@@ -1,0 +1,224 @@
+package grpcx_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/breaker"
+	"github.com/callguard/callguard/callguardtest"
+	"github.com/callguard/callguard/grpcx"
+	"github.com/callguard/callguard/internal/race"
+	"github.com/callguard/callguard/route"
+)
+
+// leaf answers UnaryCall and EmptyCall.
+type leaf struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (leaf) UnaryCall(context.Context, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	return &testpb.SimpleResponse{}, nil
+}
+
+func (leaf) EmptyCall(context.Context, *testpb.Empty) (*testpb.Empty, error) {
+	return &testpb.Empty{}, nil
+}
+
+// routeAPI is api: UnaryCall ("checkout") calls payments, EmptyCall
+// ("browse") calls catalog. It counts the calls that reach it.
+type routeAPI struct {
+	testpb.UnimplementedTestServiceServer
+	payments, catalog testpb.TestServiceClient
+	hits              atomic.Int64
+}
+
+func (a *routeAPI) UnaryCall(ctx context.Context, req *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	a.hits.Add(1)
+	return a.payments.UnaryCall(ctx, req)
+}
+
+func (a *routeAPI) EmptyCall(ctx context.Context, req *testpb.Empty) (*testpb.Empty, error) {
+	a.hits.Add(1)
+	return a.catalog.EmptyCall(ctx, req)
+}
+
+const (
+	checkout = "/grpc.testing.TestService/UnaryCall"
+	browse   = "/grpc.testing.TestService/EmptyCall"
+)
+
+// startGRPC serves srv on 127.0.0.1 with opts and returns its address.
+func startGRPC(t *testing.T, srv testpb.TestServiceServer, opts ...grpc.ServerOption) string {
+	t.Helper()
+	ts := grpc.NewServer(opts...)
+	testpb.RegisterTestServiceServer(ts, srv)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ts.Serve(lis) //nolint:errcheck // returns when the server stops
+	t.Cleanup(ts.Stop)
+	return lis.Addr().String()
+}
+
+// routeGRPC starts payments, catalog and api, and returns api, the breaker
+// of api's client of payments, and a client of api with a route table.
+func routeGRPC(t *testing.T, apiOpts ...grpc.ServerOption) (*routeAPI, string, *breaker.Breaker) {
+	t.Helper()
+	paymentsBreaker := breaker.New(breaker.WithName("payments"))
+	api := &routeAPI{
+		payments: dial(t, startGRPC(t, leaf{}), withPolicy(paymentsBreaker, grpcx.WithDependency("payments", breaker.ErrOpen))...),
+		catalog:  dial(t, startGRPC(t, leaf{}), withPolicy(breaker.New(), grpcx.WithDependency("catalog", breaker.ErrOpen))...),
+	}
+	addr := startGRPC(t, api, append([]grpc.ServerOption{grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(nil))}, apiOpts...)...)
+	return api, addr, paymentsBreaker
+}
+
+func TestRouteAvailabilityGRPC(t *testing.T) {
+	api, addr, payments := routeGRPC(t)
+	clock := callguardtest.NewClock()
+	table := route.New(route.WithClock(clock))
+	edge := dial(t, addr, append([]grpc.DialOption{grpc.WithChainUnaryInterceptor(grpcx.RouteInterceptor(table, nil))},
+		withPolicy(breaker.New())...)...)
+	ctx := testCtx(t)
+
+	payments.ForceOpen()
+	var trailer metadata.MD
+	_, err := edge.UnaryCall(ctx, &testpb.SimpleRequest{}, grpc.Trailer(&trailer))
+	if status.Code(err) != codes.Unavailable || len(trailer[grpcx.UnavailableMetadata]) != 1 || trailer[grpcx.UnavailableMetadata][0] != "payments" {
+		t.Fatalf("first checkout = %v, trailer %v; want Unavailable naming payments", err, trailer)
+	}
+	before := api.hits.Load()
+	for range 10 {
+		_, err := edge.UnaryCall(ctx, &testpb.SimpleRequest{})
+		if status.Code(err) != codes.Unavailable || !errors.Is(err, route.ErrUnavailable) || !errors.Is(err, callguard.ErrRejected) {
+			t.Fatalf("checkout = %v, want Unavailable, refused at the edge", err)
+		}
+		if _, err := edge.EmptyCall(ctx, &testpb.Empty{}); err != nil {
+			t.Fatalf("browse = %v, want success", err)
+		}
+	}
+	if got := api.hits.Load() - before; got != 10 {
+		t.Errorf("calls reaching api = %d, want 10 (browse only)", got)
+	}
+
+	clock.Advance(route.DefaultProbeInterval) // a probe, still refused by api
+	if _, err := edge.UnaryCall(ctx, &testpb.SimpleRequest{}); status.Code(err) != codes.Unavailable || errors.Is(err, route.ErrUnavailable) {
+		t.Fatalf("probe while payments is down = %v, want api's Unavailable", err)
+	}
+	payments.Resume()
+	if _, err := edge.UnaryCall(ctx, &testpb.SimpleRequest{}); !errors.Is(err, route.ErrUnavailable) {
+		t.Fatalf("checkout before the next probe = %v, want refused at the edge", err)
+	}
+	clock.Advance(route.DefaultProbeInterval)
+	for i := range 3 {
+		if _, err := edge.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+			t.Fatalf("checkout %d after payments is back = %v, want success", i, err)
+		}
+	}
+}
+
+// TestRouteWrongEntryHealsGRPC: a wrong link of browse to payments is
+// dropped by browse's next probe.
+func TestRouteWrongEntryHealsGRPC(t *testing.T) {
+	_, addr, _ := routeGRPC(t)
+	clock := callguardtest.NewClock()
+	table := route.New(route.WithClock(clock))
+	table.Observe(browse, "payments", time.Minute)
+	edge := dial(t, addr, grpc.WithChainUnaryInterceptor(grpcx.RouteInterceptor(table, nil)))
+	ctx := testCtx(t)
+	if _, err := edge.EmptyCall(ctx, &testpb.Empty{}); !errors.Is(err, route.ErrUnavailable) {
+		t.Fatalf("browse = %v, want refused by the wrong entry", err)
+	}
+	clock.Advance(route.DefaultProbeInterval)
+	for i := range 3 {
+		if _, err := edge.EmptyCall(ctx, &testpb.Empty{}); err != nil {
+			t.Fatalf("browse %d after a probe interval = %v, want success", i, err)
+		}
+	}
+}
+
+// TestRouteEdgeGRPC: an Edge server names no dependency in its trailers,
+// and reads none from its callers' metadata.
+func TestRouteEdgeGRPC(t *testing.T) {
+	_, addr, payments := routeGRPC(t)
+	edgeTable := route.New()
+	apiBreaker := breaker.New(breaker.WithName("api"))
+	toAPI := dial(t, addr, append([]grpc.DialOption{grpc.WithChainUnaryInterceptor(grpcx.RouteInterceptor(edgeTable, nil))},
+		withPolicy(apiBreaker, grpcx.WithDependency("api", breaker.ErrOpen))...)...)
+	edgeAddr := startGRPC(t, &routeAPI{payments: toAPI, catalog: toAPI}, grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(nil, grpcx.Edge())))
+	client := dial(t, edgeAddr)
+	ctx := metadata.AppendToOutgoingContext(testCtx(t), grpcx.UnavailableMetadata, "catalog; for=30s")
+
+	for range 3 {
+		if _, err := client.EmptyCall(ctx, &testpb.Empty{}); err != nil {
+			t.Fatalf("browse with an injected outage = %v, want success", err)
+		}
+	}
+	if n := edgeTable.Len(); n != 0 {
+		t.Errorf("edge's table Len = %d after injection, want 0", n)
+	}
+	payments.ForceOpen()
+	apiBreaker.ForceOpen() // the edge's own dependency, api, is down too
+	for _, call := range []func(opt grpc.CallOption) error{
+		func(opt grpc.CallOption) error {
+			_, err := client.UnaryCall(ctx, &testpb.SimpleRequest{}, opt)
+			return err
+		},
+		func(opt grpc.CallOption) error { _, err := client.EmptyCall(ctx, &testpb.Empty{}, opt); return err },
+	} {
+		var trailer metadata.MD
+		if err := call(grpc.Trailer(&trailer)); status.Code(err) != codes.Unavailable || len(trailer[grpcx.UnavailableMetadata]) != 0 {
+			t.Fatalf("call at the edge = %v, trailer %v; want Unavailable naming nothing", err, trailer)
+		}
+	}
+}
+
+// TestRouteInterceptorAllocs: with no outage in the table, the route
+// interceptor adds no allocation to a call.
+func TestRouteInterceptorAllocs(t *testing.T) {
+	if testing.Short() || race.Enabled {
+		t.Skip("alloc guard: not with -short or -race")
+	}
+	ic := grpcx.RouteInterceptor(route.New(), nil)
+	ctx := context.Background()
+	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	if n := testing.AllocsPerRun(100, func() { _ = ic(ctx, browse, nil, nil, nil, invoker) }); n != 0 {
+		t.Errorf("RouteInterceptor allocs = %v, want 0", n)
+	}
+}
+
+func BenchmarkRouteInterceptor(b *testing.B) {
+	ctx := context.Background()
+	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	linked := route.New()
+	linked.Observe(checkout, "payments", time.Hour) // another route is down
+	for _, bm := range []struct {
+		name string
+		ic   grpc.UnaryClientInterceptor
+	}{
+		{"bare", func(ctx context.Context, m string, req, reply any, cc *grpc.ClientConn, inv grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			return inv(ctx, m, req, reply, cc, opts...)
+		}},
+		{"empty", grpcx.RouteInterceptor(route.New(), nil)},
+		{"otherRouteDown", grpcx.RouteInterceptor(linked, nil)},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = bm.ic(ctx, browse, nil, nil, nil, invoker)
+			}
+		})
+	}
+}
