@@ -32,6 +32,10 @@
 // is counted by the policy that refused, by kind: a breaker's refusal that
 // passes through a watched retry is the breaker's, not the retry's.
 //
+// [Observer.Probe] reports the runs of a prober (package probe), the
+// synthetic transactions a service sends through the system: each run's
+// outcome, duration and request id, step by step, on the status page.
+//
 // # Names
 //
 // Kinds ([KindBreaker], ...), event types ([EventRetry], ...), refusal

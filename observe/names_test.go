@@ -14,10 +14,10 @@ func TestNamesGolden(t *testing.T) {
 	var got []string
 	for _, k := range []observe.Kind{observe.KindBreaker, observe.KindRetry, observe.KindBudget, observe.KindBulkhead,
 		observe.KindTimeout, observe.KindTTL, observe.KindLimiter, observe.KindThrottle, observe.KindRateLimit, observe.KindHedge, observe.KindPolicy,
-		observe.KindHTTPServer, observe.KindGRPCServer} {
+		observe.KindHTTPServer, observe.KindGRPCServer, observe.KindProbe} {
 		got = append(got, "kind "+string(k))
 	}
-	for _, e := range []observe.EventType{observe.EventRetry, observe.EventTransition, observe.EventRefusal, observe.EventGiveUp, observe.EventLimit, observe.EventHedge} {
+	for _, e := range []observe.EventType{observe.EventRetry, observe.EventTransition, observe.EventRefusal, observe.EventGiveUp, observe.EventLimit, observe.EventHedge, observe.EventProbe} {
 		got = append(got, "event "+string(e))
 	}
 	for _, r := range []string{observe.ReasonOpen, observe.ReasonFull, observe.ReasonShed, observe.ReasonDeadline,

@@ -51,6 +51,15 @@ th{background:#f0f0f0;font-weight:600} td.n{text-align:right;font-variant-numeri
 <span {{if .OpenBreakers}}class="bad"{{end}} id="open-breakers">{{.OpenBreakers}} open breaker{{if ne .OpenBreakers 1}}s{{end}}</span>
 <span>{{.TotalRefusals}} refusals</span></p>
 
+{{if .Probes}}<h2>Synthetic probes</h2>
+<table id="probes"><tr><th>prober</th><th>runs</th><th>failed</th><th>last run</th><th>request id</th><th>steps: outcome, latency</th><th>last failure</th></tr>
+{{range .Probes}}<tr data-kind="probe" data-name="{{.Name}}"{{with .Probe.Last}} data-ok="{{.OK}}"{{end}}>
+<td>{{.Name}}</td><td class="n">{{.Calls}}</td><td class="n">{{.Failures}}</td>
+{{with .Probe.Last}}<td><span class="state {{if .OK}}s-closed{{else}}s-open{{end}}">{{if .OK}}ok{{else}}failed{{end}}</span> {{$.Ago .Time}}, {{sec .Duration}}</td><td>{{.RequestID}}</td>
+<td>{{range .Steps}}<span data-step="{{.Name}}" data-outcome="{{.Outcome}}">{{.Name}}: {{.Outcome}}{{if ne .Outcome "skipped"}} {{sec .Duration}}{{end}}{{with .Err}} ({{.}}){{end}}</span><br>{{end}}</td>{{else}}<td></td><td></td><td></td>{{end}}
+<td>{{with .Probe.LastFailure}}{{clock .Time}} <span class="muted">({{$.Ago .Time}})</span> {{.RequestID}}{{end}}</td></tr>
+{{end}}</table>{{end}}
+
 <h2>Breakers</h2>
 {{if .Breakers}}<table id="breakers"><tr><th>name</th><th>state</th><th>since</th><th>next probe</th><th>transitions</th><th>calls</th><th>refused</th><th>window: requests / failures / consecutive failures</th></tr>
 {{range .Breakers}}<tr data-kind="breaker" data-name="{{.Name}}" data-state="{{.Breaker.State}}">

@@ -26,7 +26,7 @@ const (
 // level is the level at which an event is logged.
 func level(e Event) slog.Level {
 	switch e.Type {
-	case EventRefusal, EventGiveUp:
+	case EventRefusal, EventGiveUp, EventProbe:
 		return slog.LevelWarn
 	case EventTransition:
 		if e.To == breaker.Open.String() {

@@ -34,6 +34,7 @@ type Instance struct {
 	transitions uint64
 	state       string    // breaker state as the hook last saw it, "" before any change
 	since       time.Time // time of the last transition, or when the instance was named
+	probe       ProbeState
 }
 
 // Kind returns the instance's kind.
@@ -72,6 +73,7 @@ type State struct {
 	Limiter  *LimiterState     `json:"limiter,omitempty"`
 	Throttle *ThrottleState    `json:"throttle,omitempty"`
 	Hedge    *HedgeState       `json:"hedge,omitempty"`
+	Probe    *ProbeState       `json:"probe,omitempty"`
 	Shed     map[string]uint64 `json:"shed,omitempty"` // refusals of a limiter, throttle or rate limit, by priority
 }
 
@@ -190,6 +192,9 @@ func (inst *Instance) counted() (State, any) {
 		st.Retry = &RetryState{Attempts: inst.attempts.Load(), Retries: inst.retries, GiveUps: inst.giveUps}
 	case KindHedge:
 		st.Hedge = &HedgeState{Attempts: inst.attempts.Load(), Hedges: inst.hedges}
+	case KindProbe:
+		p := inst.probe // the runs are never changed once recorded
+		st.Probe = &p
 	}
 	return st, inst.watched
 }

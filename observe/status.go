@@ -87,6 +87,7 @@ type view struct {
 	Budgets, Bulkheads  []State
 	Limiters, Others    []State
 	Hedges              []State
+	Probes              []State
 	Recent, Transitions []Event
 	OpenBreakers        int
 	TotalRefusals       uint64
@@ -109,6 +110,8 @@ func newView(s Snapshot) view {
 			v.Retries = append(v.Retries, st)
 		case st.Hedge != nil:
 			v.Hedges = append(v.Hedges, st)
+		case st.Probe != nil:
+			v.Probes = append(v.Probes, st)
 		case st.Budget != nil:
 			v.Budgets = append(v.Budgets, st)
 		case st.Bulkhead != nil:
