@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 )
 
 // TestAllowSharesState checks that Allow and Do work on one circuit: the
 // view of gobreaker's two-step breaker on the Breaker's own.
 func TestAllowSharesState(t *testing.T) {
-	fake := clock.NewFake()
+	fake := callguardtest.NewClock()
 	cb := New(WithConsecutiveFailures(2), WithOpenTimeout(time.Minute), WithClock(fake), WithWindow(0, 0))
 	done, err := cb.Allow()
 	if err != nil {
@@ -48,7 +48,7 @@ func TestAllowSharesState(t *testing.T) {
 }
 
 func TestAllowSlowCall(t *testing.T) {
-	fake := clock.NewFake()
+	fake := callguardtest.NewClock()
 	cb := New(WithConsecutiveFailures(1), WithSlowCallThreshold(time.Second), WithClock(fake))
 	done, _ := cb.Allow()
 	fake.Advance(2 * time.Second)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 	"github.com/callguard/callguard/internal/race"
 )
 
@@ -33,7 +33,7 @@ func (e *events) take() string {
 }
 
 func TestClockDrivesOpenState(t *testing.T) {
-	fake := clock.NewFake()
+	fake := callguardtest.NewClock()
 	var ev events
 	cb := New(WithClock(fake), WithConsecutiveFailures(1), WithOpenTimeout(time.Minute),
 		WithWindow(0, 0), OnStateChange(ev.hook))
@@ -81,7 +81,7 @@ func TestSlowCallIsFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := clock.NewFake()
+			fake := callguardtest.NewClock()
 			cb := New(WithClock(fake), WithConsecutiveFailures(2), WithSlowCallThreshold(100*time.Millisecond))
 			for range 2 {
 				err := cb.Do(context.Background(), func(context.Context) error {
@@ -185,7 +185,7 @@ func TestControlsAllocs(t *testing.T) {
 		t.Skip("alloc guard: skipped in short mode and under -race")
 	}
 	ctx := context.Background()
-	slow := New(WithSlowCallThreshold(time.Second), WithClock(clock.NewFake()))
+	slow := New(WithSlowCallThreshold(time.Second), WithClock(callguardtest.NewClock()))
 	if n := testing.AllocsPerRun(100, func() { _ = slow.Do(ctx, succeed) }); n != 0 {
 		t.Errorf("Do allocs with a slow-call threshold and a clock = %v, want 0", n)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 	"github.com/callguard/callguard/internal/race"
 )
 
@@ -39,7 +39,7 @@ func TestKeyedIsolates(t *testing.T) {
 }
 
 func TestKeyedEviction(t *testing.T) {
-	fake := clock.NewFake()
+	fake := callguardtest.NewClock()
 	k := NewKeyed(3, time.Minute, WithClock(fake))
 	keys := func() string {
 		var got []string

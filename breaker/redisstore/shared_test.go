@@ -11,7 +11,7 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/breaker"
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 	"github.com/callguard/callguard/internal/race"
 	"github.com/redis/go-redis/v9"
 )
@@ -50,7 +50,7 @@ func newShared(t testing.TB, rdb redis.UniversalClient, name string, cb *breaker
 // second lets calls through again.
 func TestSharedPropagates(t *testing.T) {
 	name := uniqueName(t)
-	fake := clock.NewFake()
+	fake := callguardtest.NewClock()
 	acb := breaker.New(breaker.WithClock(fake), breaker.WithConsecutiveFailures(2), breaker.WithOpenTimeout(time.Minute))
 	a := newShared(t, client(t), name, acb, WithInterval(10*time.Millisecond), WithHold(time.Hour))
 	b := newShared(t, client(t), name, breaker.New(), WithInterval(10*time.Millisecond))
