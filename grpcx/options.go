@@ -44,10 +44,11 @@ type setting propagation.Setting
 func (f setting) applyServer(o *serverOptions) { f(&o.prop) }
 
 type serverOptions struct {
-	prop     propagation.Server                        // the settings shared with httpx's Handler
-	exempt   func(fullMethod string) bool              // nil: none
-	priority func(fullMethod string) priority.Priority // nil: the caller's
-	onReject func(ctx context.Context, fullMethod string, err error)
+	prop      propagation.Server                                // the settings shared with httpx's Handler
+	exempt    func(fullMethod string) bool                      // nil: none
+	priority  func(fullMethod string) priority.Priority         // nil: the caller's
+	synthetic func(ctx context.Context, fullMethod string) bool // nil: the caller's
+	onReject  func(ctx context.Context, fullMethod string, err error)
 }
 
 func newClientOptions(opts []ClientOption) clientOptions {
@@ -143,6 +144,18 @@ func WithExempt(f func(fullMethod string) bool) ServerOption {
 // "Layers").
 func WithPriority(f func(fullMethod string) priority.Priority) ServerOption {
 	return serverOption(func(o *serverOptions) { o.priority = f })
+}
+
+// WithSynthetic makes a server interceptor mark a call synthetic
+// ([callguard.IsSynthetic]) when f returns true, with [Edge] or without:
+// the server's word, for an Edge server that recognises a prober outside
+// the system (by its peer or credentials, or metadata of your own in ctx),
+// whose callguard-synthetic it drops as any client's. A call that f does
+// not mark keeps the mark its caller sent, when the server trusts it. The
+// default, and f == nil, is the caller's mark alone. f must be safe for
+// concurrent use and fast: it runs for every call.
+func WithSynthetic(f func(ctx context.Context, fullMethod string) bool) ServerOption {
+	return serverOption(func(o *serverOptions) { o.synthetic = f })
 }
 
 // WithClassifier sets how a client interceptor turns a failed attempt into

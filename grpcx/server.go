@@ -134,8 +134,12 @@ func (s *server) reject(ctx context.Context, method string, err error) {
 
 // admit finishes the context of a call to method after inbound: it reports
 // whether the call is exempt from the policy, and otherwise sets the
-// priority that the server assigns to the method, if any.
+// priority that the server assigns to the method, if any. It marks the
+// call synthetic if [WithSynthetic] says so, exempt or not.
 func (s *server) admit(ctx context.Context, method string) (_ context.Context, exempt bool) {
+	if s.synthetic != nil && s.synthetic(ctx, method) {
+		ctx = callguard.ContextWithSynthetic(ctx) // the server's word, Edge or not
+	}
 	if s.exempt != nil && s.exempt(method) {
 		return ctx, true
 	}

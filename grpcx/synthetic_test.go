@@ -152,3 +152,36 @@ func TestSyntheticEdge(t *testing.T) {
 		})
 	}
 }
+
+// TestSyntheticWithSynthetic: an Edge server marks the calls that its
+// WithSynthetic function recognises, here by metadata of its own; a
+// client's bare callguard-synthetic counts for nothing.
+func TestSyntheticWithSynthetic(t *testing.T) {
+	var m marks
+	ts := &testServer{unary: func(ctx context.Context, _ int64, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+		m.record("s", ctx, nil)
+		return &testpb.SimpleResponse{}, nil
+	}}
+	in := grpcx.UnaryServerInterceptor(nil, grpcx.Edge(), grpcx.WithSynthetic(func(ctx context.Context, method string) bool {
+		v := metadata.ValueFromIncomingContext(ctx, "x-prober-token")
+		return len(v) == 1 && v[0] == "s3cret" && method == "/grpc.testing.TestService/UnaryCall"
+	}))
+	c := dial(t, startServer(t, ts, grpc.UnaryInterceptor(in)))
+	for _, tt := range []struct {
+		name string
+		kv   []string
+		want bool
+	}{
+		{"token", []string{"x-prober-token", "s3cret"}, true},
+		{"wrong token", []string{"x-prober-token", "guess"}, false},
+		{"bare claim", []string{"callguard-synthetic", "1"}, false},
+	} {
+		ctx := metadata.AppendToOutgoingContext(testCtx(t), tt.kv...)
+		if _, err := c.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _, _ := m.get("s"); got != tt.want {
+			t.Errorf("%s: IsSynthetic = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

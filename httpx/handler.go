@@ -47,12 +47,14 @@ var (
 //     [callguard.RequestIDFromContext]; the response carries it back in
 //     X-Request-Id;
 //   - the priority of Callguard-Priority, for a [github.com/callguard/callguard/loadshed.Limiter] in p
-//     ([github.com/callguard/callguard/loadshed.FromContext]), unless [WithPriority] assigns one.
+//     ([github.com/callguard/callguard/loadshed.FromContext]), unless [WithPriority] assigns one;
+//   - the synthetic mark of Callguard-Synthetic: 1 ([callguard.IsSynthetic]),
+//     or the one that [WithSynthetic] gives.
 //
 // A server that faces untrusted clients takes [Edge], which makes it
-// ignore the hop budget, path and priority that a client sends and cap its
-// deadline. A request that [WithExempt] picks (a health check) gets the
-// context too, but p does not run for it: it is never shed.
+// ignore the hop budget, path, priority and synthetic mark that a client
+// sends and cap its deadline. A request that [WithExempt] picks (a health
+// check) gets the context too, but p does not run for it: it is never shed.
 //
 // # Load shedding
 //
@@ -141,6 +143,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	exempt := h.exempt != nil && h.exempt(r)
 	if h.priority != nil && !exempt {
 		ctx = priority.NewContext(ctx, h.priority(r)) // the server's word over the wire's
+	}
+	if h.synthetic != nil && h.synthetic(r) {
+		ctx = callguard.ContextWithSynthetic(ctx) // the server's word, Edge or not
 	}
 	if h.prop.Edge {
 		dropClaims(r.Header) // the server's own hooks have read them

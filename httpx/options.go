@@ -30,10 +30,11 @@ func (f transportOption) applyTransport(o *transportOptions) { f(o) }
 type HandlerOption interface{ applyHandler(*handlerOptions) }
 
 type handlerOptions struct {
-	prop     propagation.Server                    // the settings shared with grpcx's servers
-	exempt   func(*http.Request) bool              // nil: none
-	priority func(*http.Request) priority.Priority // nil: the wire's
-	onReject func(*http.Request, error)            // nil: none
+	prop      propagation.Server                    // the settings shared with grpcx's servers
+	exempt    func(*http.Request) bool              // nil: none
+	priority  func(*http.Request) priority.Priority // nil: the wire's
+	synthetic func(*http.Request) bool              // nil: the wire's
+	onReject  func(*http.Request, error)            // nil: none
 }
 
 type handlerOption func(*handlerOptions)
@@ -192,6 +193,19 @@ func WithExempt(f func(*http.Request) bool) HandlerOption {
 // "Layers").
 func WithPriority(f func(*http.Request) priority.Priority) HandlerOption {
 	return handlerOption(func(o *handlerOptions) { o.priority = f })
+}
+
+// WithSynthetic makes the Handler mark a request synthetic
+// ([callguard.IsSynthetic]) when f returns true, with [Edge] or without:
+// the server's word, for an Edge server that recognises a prober outside
+// the system (by its client certificate, its address, a secret header of
+// your own), whose Callguard-Synthetic it drops as any client's. A request
+// that f does not mark keeps the mark its caller sent, when the server
+// trusts it. The default, and f == nil, is the caller's mark alone. f runs
+// before the client's callguard headers are removed, and must be safe for
+// concurrent use and fast: it runs for every request.
+func WithSynthetic(f func(*http.Request) bool) HandlerOption {
+	return handlerOption(func(o *handlerOptions) { o.synthetic = f })
 }
 
 // OnReject sets a function that the Handler calls each time it answers a

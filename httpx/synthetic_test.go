@@ -131,3 +131,53 @@ func TestSyntheticOwnedByTransport(t *testing.T) {
 		})
 	}
 }
+
+// TestSyntheticWithSynthetic: an Edge server marks the requests that its
+// WithSynthetic function recognises, here by a token of its own, and its
+// handler's outgoing calls carry the mark; a client's bare
+// Callguard-Synthetic still counts for nothing.
+func TestSyntheticWithSynthetic(t *testing.T) {
+	var inner syntheticSeen
+	innerSrv := httptest.NewServer(httpx.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.record(r)
+	}), nil))
+	t.Cleanup(innerSrv.Close)
+	client := &http.Client{Transport: httpx.NewTransport(innerSrv.Client().Transport, nil)}
+	var front syntheticSeen
+	frontSrv := httptest.NewServer(httpx.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		front.record(r)
+		out, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, innerSrv.URL, nil)
+		resp, err := client.Do(out)
+		if err != nil {
+			httpx.Error(w, err)
+			return
+		}
+		resp.Body.Close()
+	}), nil, httpx.Edge(), httpx.WithSynthetic(func(r *http.Request) bool {
+		return r.Header.Get("X-Prober-Token") == "s3cret"
+	})))
+	t.Cleanup(frontSrv.Close)
+
+	for _, tt := range []struct {
+		name   string
+		header [2]string
+		want   bool
+	}{
+		{"token", [2]string{"X-Prober-Token", "s3cret"}, true},
+		{"wrong token", [2]string{"X-Prober-Token", "guess"}, false},
+		{"bare claim", [2]string{"Callguard-Synthetic", "1"}, false},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, frontSrv.URL, nil)
+		req.Header.Set(tt.header[0], tt.header[1])
+		resp, err := frontSrv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		f, _, _ := front.get()
+		i, h, _ := inner.get()
+		if f != tt.want || i != tt.want || (h == "1") != tt.want {
+			t.Errorf("%s: front IsSynthetic %v, inner %v with header %q, want %v", tt.name, f, i, h, tt.want)
+		}
+	}
+}
