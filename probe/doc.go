@@ -28,8 +28,9 @@
 // built with httpx.Edge or grpcx.Edge drops it from its callers, so that
 // no outside client can hide its requests from the metrics. A prober
 // therefore runs inside, next to the services, and calls the first tier
-// behind the edge, or the edge's own handler through a server of the
-// edge that is not an Edge one (an internal port). A run that enters
+// behind the edge; or the Edge server recognises it and marks its
+// requests itself (httpx.WithSynthetic, grpcx.WithSynthetic: by a client
+// certificate, an address, a secret header). Otherwise a run that enters
 // through an Edge server is an ordinary request for every tier.
 //
 // # Schedule
