@@ -1,0 +1,486 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+
+	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/breaker"
+	"github.com/callguard/callguard/bulkhead"
+	"github.com/callguard/callguard/grpcx"
+	"github.com/callguard/callguard/httpx"
+	"github.com/callguard/callguard/loadshed"
+	"github.com/callguard/callguard/stack"
+	"github.com/callguard/callguard/ttl"
+)
+
+// config is one system's shape: which setup, and how fast each service is.
+type config struct {
+	guarded      bool          // callguard's stacks; else plain clients with naive retries
+	edgeDeadline time.Duration // the edge's own limit per request
+
+	apiWork, ordersWork time.Duration // each request's work before the call below
+	ordersTail          time.Duration // extra work of every tailEvery-th orders request
+	tailEvery           int64
+
+	payWorkers, catWorkers int
+	payWork, catWork       time.Duration
+	payMinService          time.Duration // with callguard: payments' WithMinServiceTime
+}
+
+// What the services count, read in snapshots around a fault.
+const (
+	payCalls       = iota // attempts orders sent to payments while their caller still waited
+	catCalls              // attempts api sent to catalog while their caller still waited
+	apiArrivals           // checkout requests that reached api, revisits included
+	loopRefused           // requests api refused as a call loop
+	refShed               // edge requests refused by the edge's own limiter
+	refThrottled          // ... by the edge's throttle for api
+	refOpen               // ... by the edge's breaker for api
+	refFull               // ... by the edge's bulkhead for api
+	refOther              // ... otherwise (too little time left, ...)
+	payStarted            // payments requests given a worker
+	payWasted             // of those, ended by their caller before their work was done
+	payShort              // payments requests started with less time left than their work (with callguard: or no deadline)
+	payTimeRefused        // payments requests refused for want of time
+	nCounts
+)
+
+// refusalNames name the edge's refusals, refShed to refOther.
+var refusalNames = []string{"limiter", "throttle", "breaker", "bulkhead", "other"}
+
+type counts [nCounts]int64
+
+func (c counts) sub(o counts) (d counts) {
+	for i := range c {
+		d[i] = c[i] - o[i]
+	}
+	return d
+}
+
+// edgeRefused is the edge requests refused at the edge, api not called.
+func (c counts) edgeRefused() (n int64) {
+	for _, v := range c[refShed : refOther+1] {
+		n += v
+	}
+	return n
+}
+
+// A system is edge → api → {orders → payments, catalog} on 127.0.0.1:
+// HTTP everywhere except api → catalog, which is gRPC.
+type system struct {
+	cfg                              config
+	edge, api, orders, payments      *server
+	catalog                          *grpc.Server
+	catDone                          chan struct{}
+	catConn                          *grpc.ClientConn
+	catStub                          testpb.TestServiceClient
+	edgeTr, apiTr, ordersTr          *http.Transport
+	edgeClient, apiClient, ordClient *http.Client
+	payPool, catPool                 *pool
+	ordersTarget                     atomic.Pointer[string] // orders' URL for payments: the loop points it at api
+	ordersSeq                        atomic.Int64
+
+	n [nCounts]atomic.Int64
+}
+
+func (sys *system) counts() (c counts) {
+	for i := range c {
+		c[i] = sys.n[i].Load()
+	}
+	c[payStarted], c[payWasted] = sys.payPool.started.Load(), sys.payPool.wasted.Load()
+	return c
+}
+
+// refused counts a refusal at the edge by the policy that made it.
+func (sys *system) refused(err error) {
+	i := refOther
+	switch {
+	case errors.Is(err, loadshed.ErrShed):
+		i = refShed
+	case errors.Is(err, loadshed.ErrThrottled):
+		i = refThrottled
+	case errors.Is(err, breaker.ErrOpen):
+		i = refOpen
+	case errors.Is(err, bulkhead.ErrFull):
+		i = refFull
+	}
+	sys.n[i].Add(1)
+}
+
+func newSystem(cfg config) (*system, error) {
+	sys := &system{cfg: cfg, payPool: newPool(cfg.payWorkers, cfg.payWork), catPool: newPool(cfg.catWorkers, cfg.catWork)}
+	var err error
+	if sys.payments, err = startServer(sys.paymentsHandler()); err != nil {
+		return nil, err
+	}
+	payURL := "http://" + sys.payments.addr
+	sys.ordersTarget.Store(&payURL)
+	if err := sys.startCatalog(); err != nil {
+		sys.close()
+		return nil, err
+	}
+	for _, s := range []struct {
+		dst **server
+		h   http.Handler
+	}{{&sys.orders, sys.ordersHandler()}, {&sys.api, sys.apiHandler()}, {&sys.edge, sys.edgeHandler()}} {
+		if *s.dst, err = startServer(s.h); err != nil {
+			sys.close()
+			return nil, err
+		}
+	}
+	return sys, nil
+}
+
+// client returns the HTTP client a service uses for one backend: the
+// recommended stack in its transport, or a plain one.
+func (sys *system) client(tr http.RoundTripper, backend string) *http.Client {
+	if sys.cfg.guarded {
+		tr = httpx.NewTransport(tr, stack.Client(stack.WithName(backend)))
+	}
+	return &http.Client{Transport: tr}
+}
+
+// serverHandler puts h under the recommended server stack of service, or
+// leaves it plain.
+func (sys *system) serverHandler(service string, h http.Handler, opts ...httpx.HandlerOption) http.Handler {
+	if !sys.cfg.guarded {
+		return h
+	}
+	return httpx.Handler(h, stack.Server(service), opts...)
+}
+
+func (sys *system) edgeHandler() http.Handler {
+	sys.edgeTr = newTransport()
+	sys.edgeClient = sys.client(sys.edgeTr, "api")
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if !sys.cfg.guarded { // the naive edge's own limit
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, sys.cfg.edgeDeadline)
+			defer cancel()
+		}
+		err := sys.get(ctx, w, sys.edgeClient, "http://"+sys.api.addr+r.URL.Path)
+		if errors.Is(err, callguard.ErrRejected) { // throttle, open breaker, full bulkhead: api never saw it
+			sys.refused(err)
+		}
+	})
+	return sys.serverHandler("edge", h, httpx.Edge(), httpx.WithMaxDeadline(sys.cfg.edgeDeadline),
+		httpx.OnReject(func(_ *http.Request, err error) { sys.refused(err) }))
+}
+
+func (sys *system) apiHandler() http.Handler {
+	sys.apiTr = newTransport()
+	sys.apiClient = sys.client(sys.apiTr, "orders")
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := sleep(r.Context(), sys.cfg.apiWork); err != nil {
+			return
+		}
+		switch r.URL.Path {
+		case "/checkout":
+			sys.get(r.Context(), w, sys.apiClient, "http://"+sys.orders.addr+r.URL.Path)
+		case "/browse":
+			sys.browse(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	g := sys.serverHandler("api", h, httpx.OnReject(func(_ *http.Request, err error) {
+		if _, ok := errors.AsType[*ttl.LoopError](err); ok {
+			sys.n[loopRefused].Add(1)
+		}
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/checkout" {
+			sys.n[apiArrivals].Add(1)
+		}
+		g.ServeHTTP(w, r)
+	})
+}
+
+// browse is api's call to catalog, over gRPC.
+func (sys *system) browse(w http.ResponseWriter, r *http.Request) {
+	var err error
+	for attempt := 1; ; attempt++ { // one pass with callguard: grpcx retries
+		_, err = sys.catStub.UnaryCall(r.Context(), &testpb.SimpleRequest{})
+		if err == nil || sys.cfg.guarded || attempt == naiveAttempts || sleep(r.Context(), naivePause) != nil {
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		io.WriteString(w, "ok")
+	case sys.cfg.guarded:
+		httpx.Error(w, err)
+	default:
+		http.Error(w, "catalog: "+err.Error(), http.StatusBadGateway)
+	}
+}
+
+func (sys *system) ordersHandler() http.Handler {
+	sys.ordersTr = newTransport()
+	sys.ordClient = sys.client(countCalls{sys.ordersTr, sys}, "payments")
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		work := sys.cfg.ordersWork
+		if sys.cfg.tailEvery > 0 && sys.ordersSeq.Add(1)%sys.cfg.tailEvery == 0 {
+			work += sys.cfg.ordersTail
+		}
+		if sleep(r.Context(), work) != nil {
+			return
+		}
+		sys.get(r.Context(), w, sys.ordClient, *sys.ordersTarget.Load()+r.URL.Path)
+	})
+	return sys.serverHandler("orders", h)
+}
+
+func (sys *system) paymentsHandler() http.Handler {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dl, ok := r.Context().Deadline()
+		if ok && time.Until(dl) < time.Duration(sys.payPool.work.Load()) || !ok && sys.cfg.guarded {
+			sys.n[payShort].Add(1)
+		}
+		if err := sys.payPool.serve(r.Context()); err != nil {
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	var opts []httpx.HandlerOption
+	if sys.cfg.payMinService > 0 {
+		opts = append(opts, httpx.WithMinServiceTime(sys.cfg.payMinService))
+	}
+	opts = append(opts, httpx.OnReject(func(_ *http.Request, err error) {
+		if errors.Is(err, loadshed.ErrDeadline) {
+			sys.n[payTimeRefused].Add(1)
+		}
+	}))
+	return sys.serverHandler("payments", h, opts...)
+}
+
+// catalogService is catalog's gRPC service: its pool.
+type catalogService struct {
+	testpb.UnimplementedTestServiceServer
+	p *pool
+}
+
+func (s catalogService) UnaryCall(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	if err := s.p.serve(ctx); err != nil {
+		return nil, err
+	}
+	return &testpb.SimpleResponse{}, nil
+}
+
+func (sys *system) startCatalog() error {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	var sopts []grpc.ServerOption
+	// count is innermost on api's side: it sees every attempt.
+	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if ctx.Err() == nil {
+			sys.n[catCalls].Add(1)
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	dopts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if sys.cfg.guarded {
+		in := stack.Server("catalog")
+		sopts = append(sopts, grpc.ChainUnaryInterceptor(grpcx.UnaryServerInterceptor(in)))
+		dopts = append(dopts, grpcx.DialOptions(stack.Client(stack.WithName("catalog")))...)
+	}
+	dopts = append(dopts, grpc.WithChainUnaryInterceptor(count))
+	sys.catalog = grpc.NewServer(sopts...)
+	testpb.RegisterTestServiceServer(sys.catalog, catalogService{p: sys.catPool})
+	sys.catDone = make(chan struct{})
+	go func() {
+		defer close(sys.catDone)
+		sys.catalog.Serve(lis) //nolint:errcheck // returns when the server stops
+	}()
+	if sys.catConn, err = grpc.NewClient(lis.Addr().String(), dopts...); err != nil {
+		return err
+	}
+	sys.catStub = testpb.NewTestServiceClient(sys.catConn)
+	return nil
+}
+
+// The naive clients' retry loop: a few attempts, a short fixed pause, as
+// hand-written loops do.
+const (
+	naiveAttempts = 3
+	naivePause    = 10 * time.Millisecond
+)
+
+// get calls url with ctx and answers w with what came back: the body, or
+// the error passed on (httpx.Error with callguard; a plain 5xx without).
+// It returns the error.
+func (sys *system) get(ctx context.Context, w http.ResponseWriter, c *http.Client, url string) error {
+	var resp *http.Response
+	var err error
+	for attempt := 1; ; attempt++ { // one pass with callguard: the transport retries
+		var req *http.Request
+		if req, err = http.NewRequestWithContext(ctx, http.MethodGet, url, nil); err != nil {
+			break
+		}
+		resp, err = c.Do(req)
+		if err == nil && resp.StatusCode < 500 || sys.cfg.guarded || attempt == naiveAttempts {
+			break
+		}
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		if err = sleep(ctx, naivePause); err != nil {
+			resp = nil
+			break
+		}
+	}
+	if err == nil {
+		defer resp.Body.Close()
+		if sys.cfg.guarded {
+			err = httpx.ResponseError(resp)
+		} else if resp.StatusCode >= 300 {
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+	}
+	switch {
+	case err == nil:
+		io.Copy(w, resp.Body)
+	case sys.cfg.guarded:
+		httpx.Error(w, err)
+	case resp != nil:
+		w.WriteHeader(resp.StatusCode)
+	default:
+		http.Error(w, err.Error(), http.StatusBadGateway)
+	}
+	return err
+}
+
+// countCalls counts the attempts sent to payments whose caller still waits.
+type countCalls struct {
+	next http.RoundTripper
+	sys  *system
+}
+
+func (c countCalls) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host == c.sys.payments.addr && req.Context().Err() == nil {
+		c.sys.n[payCalls].Add(1)
+	}
+	return c.next.RoundTrip(req)
+}
+
+func newTransport() *http.Transport {
+	return &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second}
+}
+
+// close stops every service once the requests on it have ended.
+func (sys *system) close() {
+	for _, s := range []*server{sys.edge, sys.api, sys.orders, sys.payments} {
+		if s != nil {
+			s.close()
+		}
+	}
+	if sys.catConn != nil {
+		sys.catConn.Close()
+	}
+	if sys.catalog != nil {
+		sys.catalog.GracefulStop()
+		<-sys.catDone
+	}
+	for _, tr := range []*http.Transport{sys.edgeTr, sys.apiTr, sys.ordersTr} {
+		if tr != nil {
+			tr.CloseIdleConnections()
+		}
+	}
+}
+
+// A server is one HTTP service on 127.0.0.1 that can go down and come back
+// on the same address.
+type server struct {
+	addr   string
+	h      http.Handler
+	active atomic.Int64 // handlers running
+
+	mu   sync.Mutex
+	srv  *http.Server  // nil while down
+	done chan struct{} // closed when srv's Serve has returned
+}
+
+func startServer(h http.Handler) (*server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &server{addr: ln.Addr().String()}
+	s.h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.active.Add(1)
+		defer s.active.Add(-1)
+		h.ServeHTTP(w, r)
+	})
+	s.serve(ln)
+	return s, nil
+}
+
+func (s *server) serve(ln net.Listener) {
+	srv := &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln) //nolint:errcheck // returns when the server closes
+	}()
+	s.mu.Lock()
+	s.srv, s.done = srv, done
+	s.mu.Unlock()
+}
+
+// down stops the server at once: its listener and connections close, as
+// when its process dies.
+func (s *server) down() {
+	s.mu.Lock()
+	srv, done := s.srv, s.done
+	s.srv = nil
+	s.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+		<-done
+	}
+}
+
+// up starts the server again on its address.
+func (s *server) up() error {
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("payments back on %s: %w", s.addr, err)
+	}
+	s.serve(ln)
+	return nil
+}
+
+// close lets the requests in flight end, then stops the server, and waits
+// (at most a few seconds) for handlers left by an earlier down.
+func (s *server) close() {
+	s.mu.Lock()
+	srv, done := s.srv, s.done
+	s.srv = nil
+	s.mu.Unlock()
+	if srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Shutdown(ctx) //nolint:errcheck // Close below ends what is left
+		cancel()
+		srv.Close()
+		<-done
+	}
+	for deadline := time.Now().Add(5 * time.Second); s.active.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
