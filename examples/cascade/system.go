@@ -57,9 +57,6 @@ const (
 	nCounts
 )
 
-// refusalNames name the edge's refusals, refShed to refOther.
-var refusalNames = []string{"limiter", "throttle", "breaker", "bulkhead", "other"}
-
 type counts [nCounts]int64
 
 func (c counts) sub(o counts) (d counts) {
