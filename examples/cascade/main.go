@@ -15,6 +15,10 @@
 // httpx.WithMaxDeadline), every client under stack.Client, one per backend,
 // through httpx.NewTransport or grpcx.DialOptions, and handlers answer a
 // failed call with httpx.Error. The business code is the same in both.
+// Scenario a has a third row, "+ routes": route availability on the
+// checkout path (httpx.WithDependency at orders, httpx.NewRouteTransport at
+// api and at the edge; api re-announces a route its table refused).
+// The setups of a scenario run at the same time, each on its own system.
 //
 // The faults: (a) payments down (its listener closed) for -duration;
 // (b) payments 10× slower; (c) catalog offered 3× its capacity; (d) a
@@ -63,7 +67,7 @@ func main() {
 		if !strings.Contains(*only, sc.id) {
 			continue
 		}
-		rs, err := sc.runBoth(tl)
+		rs, err := sc.runAll(tl)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "cascade: %s: %v\n", sc.id, err)
 			os.Exit(1)

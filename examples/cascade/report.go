@@ -10,7 +10,7 @@ import (
 // printTable writes one row per result.
 func printTable(w io.Writer, results []*result, tl timeline) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tsetup\tgoodput\tcheckout ok\tbrowse ok\tp50\tp99\tcalls to failed svc/req\t(counted)\trefused at edge\tlimiter/throttle/breaker/bulkhead\trecovery\t")
+	fmt.Fprintln(tw, "scenario\tsetup\tgoodput\tcheckout ok\tbrowse ok\tp50\tp99\tcalls to failed svc/req\t(counted)\trefused at edge\tlimiter/throttle/breaker/bulkhead/route\trecovery\t")
 	for _, r := range results {
 		perSec, _ := r.goodput()
 		_, okC := r.routeOK(checkout)
@@ -20,10 +20,10 @@ func printTable(w io.Writer, results []*result, tl timeline) {
 		if r.sc.outage {
 			name += fmt.Sprintf(" %v", tl.outage)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f/s\t%.1f%%\t%.1f%%\t%s\t%s\t%.2f\t%s\t%.1f%%\t%d/%d/%d/%d\t%s\t\n",
-			name, r.setup(), perSec, 100*okC, 100*okB, ms(r.latency(0.5)), ms(r.latency(0.99)),
+		fmt.Fprintf(tw, "%s\t%s\t%.0f/s\t%.1f%%\t%.1f%%\t%s\t%s\t%.2f\t%s\t%.1f%%\t%d/%d/%d/%d/%d\t%s\t\n",
+			name, r.setupName(), perSec, 100*okC, 100*okB, ms(r.latency(0.5)), ms(r.latency(0.99)),
 			calls, r.sc.counted, 100*r.refusedAtEdge(),
-			r.c[refShed], r.c[refThrottled], r.c[refOpen], r.c[refFull], r.recoveryText())
+			r.c[refShed], r.c[refThrottled], r.c[refOpen], r.c[refFull], r.c[refRoute], r.recoveryText())
 	}
 	tw.Flush()
 	fmt.Fprintf(w, `
@@ -34,7 +34,8 @@ calls to failed svc/req: per edge request on the route that needs it: attempts s
   or catalog (c) while their caller still waited, checkout requests reaching api (d: 1 is no loop),
   payments requests that started and were cut off by their caller before their work was done (e).
 refused at edge: edge requests the edge answered without calling api, and how many each policy refused:
-  the edge's own limiter (stack.Server), its throttle, breaker or bulkhead for api (stack.Client).
+  the edge's own limiter (stack.Server), its throttle, breaker or bulkhead for api (stack.Client), its
+  route table (+ routes: httpx.NewRouteTransport at the edge and api, httpx.WithDependency at orders).
 recovery: from the end of the fault until the route's requests succeed again (%d buckets of %v in a row
   with ≥ %.0f%% ok); "not yet": not within %v.
 `, tl.outage, tl.fault, recoveredRun, bucket, 100*recoveredShare, tl.maxRecover)
@@ -49,7 +50,7 @@ func ms(d time.Duration) string {
 func checkBounds(results []*result) []error {
 	var errs []error
 	for _, r := range results {
-		if !r.guarded {
+		if r.setup == without {
 			continue
 		}
 		errs = append(errs, r.check()...)
@@ -68,6 +69,9 @@ func (r *result) check() []error {
 	case "a":
 		if warm > 0.1 {
 			fail("%.3f payments attempts per checkout after warm-up, want ≤ 0.1", warm)
+		}
+		if n := r.cWarm[refRoute]; r.setup == withRoutes && float64(n) < 0.5*float64(r.routeNWarm) {
+			fail("the edge's route table refused %d of %d checkouts after warm-up, want ≥ half", n, r.routeNWarm)
 		}
 	case "c":
 		if g, _ := r.routeOK(browse); g < catalogCapacity/2 {

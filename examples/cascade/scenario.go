@@ -10,9 +10,10 @@ import (
 
 // baseConfig is the system every scenario starts from. Capacities:
 // payments 1 worker × 5 ms (200/s), catalog 2 workers × 20 ms (100/s).
-func baseConfig(guarded bool) config {
+func baseConfig(st setup) config {
 	return config{
-		guarded:      guarded,
+		guarded:      st != without,
+		routes:       st == withRoutes,
 		edgeDeadline: time.Second,
 		apiWork:      time.Millisecond,
 		ordersWork:   5 * time.Millisecond,
@@ -37,6 +38,7 @@ type scenario struct {
 	rates    *[nRoutes]float64   // nil: baseRates
 	fault    *[nRoutes]float64   // rates while the fault lasts; nil: unchanged
 	on, off  func(*system) error // the fault; nil: none, the shape is the fault
+	routes   bool                // run a third setup, with route availability
 	outage   bool                // lasts timeline.outage, not timeline.fault
 	hold     bool                // switched off only once the window's requests have ended
 	steady   bool                // the fault is the shape: nothing to recover from
@@ -44,7 +46,7 @@ type scenario struct {
 
 var scenarios = []*scenario{
 	{
-		id: "a", name: "payments down", route: checkout, outage: true,
+		id: "a", name: "payments down", route: checkout, outage: true, routes: true,
 		counted: "payments attempts", calls: func(c counts) int64 { return c[payCalls] },
 		on:  func(sys *system) error { sys.payments.down(); return nil },
 		off: func(sys *system) error { return sys.payments.up() },
@@ -104,12 +106,12 @@ type timeline struct {
 
 // A result is what one run of a scenario measured.
 type result struct {
-	sc      *scenario
-	guarded bool
-	window  time.Duration // the fault's
-	outs    []outcome     // requests started in the window
-	routeN  int           // of those, on sc.route
-	c       counts        // during the window
+	sc     *scenario
+	setup  setup
+	window time.Duration // the fault's
+	outs   []outcome     // requests started in the window
+	routeN int           // of those, on sc.route
+	c      counts        // during the window
 	// After warm-up: the window less its first timeline.skip.
 	routeNWarm int
 	cWarm      counts
@@ -118,28 +120,44 @@ type result struct {
 	recovery                   time.Duration
 }
 
-// runBoth runs the scenario without callguard and with it, each on a system
-// of its own, at the same time: the machine's state is the same for both,
-// and the two loads together keep a 2-core machine far from busy.
-func (sc *scenario) runBoth(tl timeline) ([]*result, error) {
-	var rs [2]*result
-	var errs [2]error
+// A setup is who guards the system.
+type setup int
+
+const (
+	without    setup = iota // plain clients, naive retries
+	withStacks              // stack.Server and stack.Client everywhere
+	withRoutes              // withStacks, and route availability on the checkout path
+)
+
+var setupNames = []string{"without", "callguard", "+ routes"}
+
+// runAll runs the scenario without callguard and with it (and with route
+// availability, if sc.routes), each on a system of its own, at the same
+// time: the machine's state is the same for all, and the loads together
+// keep a 2-core machine far from busy.
+func (sc *scenario) runAll(tl timeline) ([]*result, error) {
+	setups := []setup{without, withStacks}
+	if sc.routes {
+		setups = append(setups, withRoutes)
+	}
+	rs := make([]*result, len(setups))
+	errs := make([]error, len(setups))
 	var wg sync.WaitGroup
-	for i, guarded := range []bool{false, true} {
-		wg.Go(func() { rs[i], errs[i] = sc.run(guarded, tl) })
+	for i, st := range setups {
+		wg.Go(func() { rs[i], errs[i] = sc.run(st, tl) })
 	}
 	wg.Wait()
-	if err := errors.Join(errs[:]...); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return rs[:], nil
+	return rs, nil
 }
 
 // run builds a fresh system, offers load, switches the fault on and off
 // and measures. It returns when every request has ended and the system is
 // closed.
-func (sc *scenario) run(guarded bool, tl timeline) (_ *result, err error) {
-	cfg := baseConfig(guarded)
+func (sc *scenario) run(st setup, tl timeline) (_ *result, err error) {
+	cfg := baseConfig(st)
 	if sc.shape != nil {
 		sc.shape(&cfg)
 	}
@@ -189,7 +207,7 @@ func (sc *scenario) run(guarded bool, tl timeline) (_ *result, err error) {
 	for r, v := range rates {
 		ld.setRate(r, v)
 	}
-	res := &result{sc: sc, guarded: guarded, window: tw - t0, c: c2.sub(c0), cWarm: c2.sub(c1)}
+	res := &result{sc: sc, setup: st, window: tw - t0, c: c2.sub(c0), cWarm: c2.sub(c1)}
 	if !sc.steady && tl.maxRecover > 0 {
 		res.recoverMeasured = true
 		for ld.now()-t2 < tl.maxRecover+cfg.edgeDeadline+time.Second && !res.recovered {
@@ -266,12 +284,7 @@ func ratio(n int64, d int) float64 {
 	return float64(n) / float64(d)
 }
 
-func (r *result) setup() string {
-	if r.guarded {
-		return "callguard"
-	}
-	return "without"
-}
+func (r *result) setupName() string { return setupNames[r.setup] }
 
 func (r *result) recoveryText() string {
 	switch {

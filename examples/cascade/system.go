@@ -21,6 +21,7 @@ import (
 	"github.com/callguard/callguard/grpcx"
 	"github.com/callguard/callguard/httpx"
 	"github.com/callguard/callguard/loadshed"
+	"github.com/callguard/callguard/route"
 	"github.com/callguard/callguard/stack"
 	"github.com/callguard/callguard/ttl"
 )
@@ -28,6 +29,7 @@ import (
 // config is one system's shape: which setup, and how fast each service is.
 type config struct {
 	guarded      bool          // callguard's stacks; else plain clients with naive retries
+	routes       bool          // with guarded: route availability on the checkout path
 	edgeDeadline time.Duration // the edge's own limit per request
 
 	apiWork, ordersWork time.Duration // each request's work before the call below
@@ -49,6 +51,7 @@ const (
 	refThrottled          // ... by the edge's throttle for api
 	refOpen               // ... by the edge's breaker for api
 	refFull               // ... by the edge's bulkhead for api
+	refRoute              // ... by the edge's route table
 	refOther              // ... otherwise (too little time left, ...)
 	payStarted            // payments requests given a worker
 	payWasted             // of those, ended by their caller before their work was done
@@ -68,7 +71,7 @@ func (c counts) sub(o counts) (d counts) {
 
 // edgeRefused is the edge requests refused at the edge, api not called.
 func (c counts) edgeRefused() (n int64) {
-	for _, v := range c[refShed : refOther+1] {
+	for _, v := range c[refShed : refRoute+1] {
 		n += v
 	}
 	return n
@@ -112,6 +115,8 @@ func (sys *system) refused(err error) {
 		i = refOpen
 	case errors.Is(err, bulkhead.ErrFull):
 		i = refFull
+	case errors.Is(err, route.ErrUnavailable):
+		i = refRoute
 	}
 	sys.n[i].Add(1)
 }
@@ -142,11 +147,22 @@ func newSystem(cfg config) (*system, error) {
 
 // client returns the HTTP client a service uses for one backend: the
 // recommended stack in its transport, or a plain one.
-func (sys *system) client(tr http.RoundTripper, backend string) *http.Client {
+func (sys *system) client(tr http.RoundTripper, backend string, opts ...httpx.TransportOption) *http.Client {
 	if sys.cfg.guarded {
-		tr = httpx.NewTransport(tr, stack.Client(stack.WithName(backend)))
+		tr = httpx.NewTransport(tr, stack.Client(stack.WithName(backend)), opts...)
 	}
 	return &http.Client{Transport: tr}
+}
+
+// routeClient is client, with a route table in front of the stack when
+// the system has route availability: the client refuses a route whose
+// dependency the backend reported down.
+func (sys *system) routeClient(tr http.RoundTripper, backend string) *http.Client {
+	c := sys.client(tr, backend)
+	if sys.cfg.routes {
+		c.Transport = httpx.NewRouteTransport(c.Transport, route.New(), nil)
+	}
+	return c
 }
 
 // serverHandler puts h under the recommended server stack of service, or
@@ -160,7 +176,7 @@ func (sys *system) serverHandler(service string, h http.Handler, opts ...httpx.H
 
 func (sys *system) edgeHandler() http.Handler {
 	sys.edgeTr = newTransport()
-	sys.edgeClient = sys.client(sys.edgeTr, "api")
+	sys.edgeClient = sys.routeClient(sys.edgeTr, "api")
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if !sys.cfg.guarded { // the naive edge's own limit
@@ -179,7 +195,7 @@ func (sys *system) edgeHandler() http.Handler {
 
 func (sys *system) apiHandler() http.Handler {
 	sys.apiTr = newTransport()
-	sys.apiClient = sys.client(sys.apiTr, "orders")
+	sys.apiClient = sys.routeClient(sys.apiTr, "orders")
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := sleep(r.Context(), sys.cfg.apiWork); err != nil {
 			return
@@ -227,7 +243,11 @@ func (sys *system) browse(w http.ResponseWriter, r *http.Request) {
 
 func (sys *system) ordersHandler() http.Handler {
 	sys.ordersTr = newTransport()
-	sys.ordClient = sys.client(countCalls{sys.ordersTr, sys}, "payments")
+	var deps []httpx.TransportOption
+	if sys.cfg.routes { // orders names payments when its breaker for it is open
+		deps = append(deps, httpx.WithDependency("payments", breaker.ErrOpen))
+	}
+	sys.ordClient = sys.client(countCalls{sys.ordersTr, sys}, "payments", deps...)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		work := sys.cfg.ordersWork
 		if sys.cfg.tailEvery > 0 && sys.ordersSeq.Add(1)%sys.cfg.tailEvery == 0 {
@@ -350,6 +370,11 @@ func (sys *system) get(ctx context.Context, w http.ResponseWriter, c *http.Clien
 			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
 	}
+	if re, ok := errors.AsType[*route.RefusedError](err); ok {
+		// A route this service refused for a dependency further down:
+		// say so in turn, so that the tier above learns the route too.
+		err = &route.UnavailableError{Dependency: re.Dependency, For: time.Until(re.Until), Err: err}
+	}
 	switch {
 	case err == nil:
 		io.Copy(w, resp.Body)
@@ -380,20 +405,28 @@ func newTransport() *http.Transport {
 	return &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second}
 }
 
-// close stops every service once the requests on it have ended.
+// close stops every service once the requests on it have ended. The
+// clients' idle connections close first: a server waits up to 5 s for a
+// connection that never carried a request (one a client dialled for a
+// request that another connection served) before it deems it idle.
 func (sys *system) close() {
+	sys.closeIdle()
+	if sys.catConn != nil {
+		sys.catConn.Close()
+	}
 	for _, s := range []*server{sys.edge, sys.api, sys.orders, sys.payments} {
 		if s != nil {
 			s.close()
 		}
 	}
-	if sys.catConn != nil {
-		sys.catConn.Close()
-	}
 	if sys.catalog != nil {
 		sys.catalog.GracefulStop()
 		<-sys.catDone
 	}
+	sys.closeIdle()
+}
+
+func (sys *system) closeIdle() {
 	for _, tr := range []*http.Transport{sys.edgeTr, sys.apiTr, sys.ordersTr} {
 		if tr != nil {
 			tr.CloseIdleConnections()
