@@ -37,7 +37,7 @@ refused at edge: edge requests the edge answered without calling api, and how ma
   the edge's own limiter (stack.Server), its throttle, breaker or bulkhead for api (stack.Client), its
   route table (+ routes: httpx.NewRouteTransport at the edge and api, httpx.WithDependency at orders).
 recovery: from the end of the fault until the route's requests succeed again (%d buckets of %v in a row
-  with ≥ %.0f%% ok); "not yet": not within %v.
+  with ≥ %.0f%% ok), watched for at most %v.
 `, tl.outage, tl.fault, recoveredRun, bucket, 100*recoveredShare, tl.maxRecover)
 }
 

@@ -117,7 +117,7 @@ type result struct {
 	cWarm      counts
 
 	recoverMeasured, recovered bool
-	recovery                   time.Duration
+	recovery, maxRecover       time.Duration
 }
 
 // A setup is who guards the system.
@@ -209,7 +209,7 @@ func (sc *scenario) run(st setup, tl timeline) (_ *result, err error) {
 	}
 	res := &result{sc: sc, setup: st, window: tw - t0, c: c2.sub(c0), cWarm: c2.sub(c1)}
 	if !sc.steady && tl.maxRecover > 0 {
-		res.recoverMeasured = true
+		res.recoverMeasured, res.maxRecover = true, tl.maxRecover
 		for ld.now()-t2 < tl.maxRecover+cfg.edgeDeadline+time.Second && !res.recovered {
 			time.Sleep(100 * time.Millisecond)
 			res.recovery, res.recovered = ld.recovered(sc.route, t2)
@@ -291,7 +291,7 @@ func (r *result) recoveryText() string {
 	case !r.recoverMeasured:
 		return "-"
 	case !r.recovered:
-		return "not yet"
+		return fmt.Sprintf("> %v", r.maxRecover)
 	}
 	return fmt.Sprintf("%.2fs", r.recovery.Seconds())
 }
