@@ -100,15 +100,24 @@ func (s *serving) WriteHeader(code int) {
 	s.w.WriteHeader(code)
 }
 
-func (s *serving) Write(p []byte) (int, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+// startBody, with s.wmu held, refuses a write once ServeHTTP has returned,
+// and sends the header of a body written without WriteHeader.
+func (s *serving) startBody() error {
 	if s.closed {
-		return 0, errWriteLate
+		return errWriteLate
 	}
 	if s.code == 0 {
 		s.sending()
 		s.code = http.StatusOK
+	}
+	return nil
+}
+
+func (s *serving) Write(p []byte) (int, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.startBody(); err != nil {
+		return 0, err
 	}
 	return s.w.Write(p)
 }
@@ -117,12 +126,8 @@ func (s *serving) Write(p []byte) (int, error) {
 func (s *serving) WriteString(str string) (int, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.closed {
-		return 0, errWriteLate
-	}
-	if s.code == 0 {
-		s.sending()
-		s.code = http.StatusOK
+	if err := s.startBody(); err != nil {
+		return 0, err
 	}
 	return io.WriteString(s.w, str)
 }
@@ -133,14 +138,9 @@ func (s *serving) Unwrap() http.ResponseWriter { return s.w }
 func (s *serving) flush() {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.closed {
-		return
+	if s.startBody() == nil {
+		s.w.(http.Flusher).Flush()
 	}
-	if s.code == 0 {
-		s.sending()
-		s.code = http.StatusOK
-	}
-	s.w.(http.Flusher).Flush()
 }
 
 func (s *serving) hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -159,12 +159,8 @@ func (s *serving) hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (s *serving) readFrom(src io.Reader) (int64, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.closed {
-		return 0, errWriteLate
-	}
-	if s.code == 0 {
-		s.sending()
-		s.code = http.StatusOK
+	if err := s.startBody(); err != nil {
+		return 0, err
 	}
 	return s.w.(io.ReaderFrom).ReadFrom(src)
 }
