@@ -278,3 +278,33 @@ func BenchmarkRouteTransport(b *testing.B) {
 		})
 	}
 }
+
+// TestRouteForHTTP: a handler that knows how long its dependency stays down
+// (a breaker's OpenUntil) says so, and the edge refuses the route for that
+// long, no longer.
+func TestRouteForHTTP(t *testing.T) {
+	api := httptest.NewServer(httpx.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.Error(w, &route.UnavailableError{Dependency: "payments", For: 3 * time.Second, Err: breaker.ErrOpen})
+	}), nil))
+	t.Cleanup(api.Close)
+	clock := callguardtest.NewClock()
+	table := route.New(route.WithClock(clock), route.WithProbeInterval(time.Hour))
+	c := &http.Client{Transport: httpx.NewRouteTransport(nil, table, func(*http.Request) string { return "checkout" })}
+	t.Cleanup(c.CloseIdleConnections)
+	resp, err := c.Get(api.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get(httpx.UnavailableHeader); got != "payments; for=3s" {
+		t.Errorf("%s = %q, want %q", httpx.UnavailableHeader, got, "payments; for=3s")
+	}
+	clock.Advance(3*time.Second - time.Millisecond)
+	if _, err := c.Get(api.URL); !errors.Is(err, route.ErrUnavailable) {
+		t.Errorf("before the announced end: %v, want refused", err)
+	}
+	clock.Advance(time.Millisecond)
+	if probe, err := table.Admit("checkout"); probe || err != nil {
+		t.Errorf("Admit at the announced end = %v, %v; want send", probe, err)
+	}
+}
