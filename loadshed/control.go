@@ -230,7 +230,7 @@ func orDefault(v, def float64) float64 {
 // window of fast calls (cache hits) would otherwise lower it, and the
 // ordinary calls after it would shrink a limit they need. A probe keeps
 // the limit at the floor for two windows, each at least 100ms
-// ([WithWindow]) and twice the average latency, with at least 10 calls:
+// ([WithSampleWindow]) and twice the average latency, with at least 10 calls:
 // 0.2 s every 25.5–34.5 s for a service of a few milliseconds, more for a
 // slow one (about 1.8 s for a service time of 300ms).
 //

@@ -134,7 +134,7 @@
 // golang.org/x/time/rate, global or per key (client, tenant), for callers
 // that need a hard rate. A call over the rate is refused at once with the
 // time until a token is free as its pushback, or waits for it up to
-// [WithWait]. The keyed variant keeps a bounded number of keys, least
+// [WithMaxWait]. The keyed variant keeps a bounded number of keys, least
 // recently used out.
 //
 // # Errors

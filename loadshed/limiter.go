@@ -116,7 +116,7 @@ func validate(o *options) {
 	check(o.initial < o.minLimit || o.initial > o.maxLimit,
 		"initial limit must be in [%d, %d], got %d", o.minLimit, o.maxLimit, o.initial)
 	check(o.algo == nil, "nil algorithm")
-	check(o.window <= 0, "window must be > 0, got %v", o.window)
+	check(o.window <= 0, "sample window must be > 0, got %v", o.window)
 	for i, s := range o.shares {
 		check(!(s > 0 && s <= 1), "share of %v must be in (0, 1], got %v", Priority(i-1), s)
 	}

@@ -74,7 +74,7 @@ func TestNewPanics(t *testing.T) {
 		{"initial", []Option{WithInitialLimit(2000)}, "loadshed: initial limit must be in [3, 1000], got 2000"},
 		{"fixed", []Option{WithFixedLimit(0)}, "loadshed: min limit must be >= 1, got 0"},
 		{"algorithm", []Option{WithAlgorithm(nil)}, "loadshed: nil algorithm"},
-		{"window", []Option{WithWindow(0)}, "loadshed: window must be > 0, got 0s"},
+		{"window", []Option{WithSampleWindow(0)}, "loadshed: sample window must be > 0, got 0s"},
 		{"share", []Option{WithShare(Sheddable, 0)}, "loadshed: share of sheddable must be in (0, 1], got 0"},
 		{"share order", []Option{WithShare(Default, 0.4)}, "loadshed: shares must not fall with the priority, got [0.5 0.4 1]"},
 		{"share priority", []Option{WithShare(Priority(3), 0.5)}, "loadshed: invalid priority Priority(3)"},
@@ -324,8 +324,8 @@ func TestHammer(t *testing.T) {
 		giveOpts []Option
 	}{
 		{"fixed", 4, []Option{WithFixedLimit(4)}},
-		{"adaptive", 6, []Option{WithMinLimit(2), WithMaxLimit(6), WithInitialLimit(4), WithWindow(time.Microsecond)}},
-		{"aimd", 6, []Option{WithMaxLimit(6), WithInitialLimit(4), WithAlgorithm(AIMD{}), WithWindow(time.Microsecond)}},
+		{"adaptive", 6, []Option{WithMinLimit(2), WithMaxLimit(6), WithInitialLimit(4), WithSampleWindow(time.Microsecond)}},
+		{"aimd", 6, []Option{WithMaxLimit(6), WithInitialLimit(4), WithAlgorithm(AIMD{}), WithSampleWindow(time.Microsecond)}},
 		{"wait", 4, []Option{WithFixedLimit(4), WithMaxWait(time.Hour)}},
 		{"short wait", 4, []Option{WithFixedLimit(4), WithMaxWait(20 * time.Microsecond), WithMaxQueue(3)}},
 	}

@@ -109,11 +109,11 @@ func WithAlgorithm(a Algorithm) Option {
 	return optionFunc(func(o *options) { o.algo = a })
 }
 
-// WithWindow sets the shortest sampling window. A window closes, and the
+// WithSampleWindow sets the shortest sampling window. A window closes, and the
 // limit is recomputed, at the first release after it has lasted d and
 // twice its average latency (at most max(d, 1s)), once it holds at least
 // 10 samples. The default is 100ms. [New] panics if d <= 0.
-func WithWindow(d time.Duration) Option {
+func WithSampleWindow(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.window = d })
 }
 
@@ -136,16 +136,26 @@ func WithShare(p Priority, share float64) Option {
 	})
 }
 
-// WithMaxWait lets a request that finds no free slot wait up to d for one.
-// Zero, the default, means no waiting: a request over the limit is refused
-// at once. Waiters are served by priority, critical first, and within a
+// WithMaxWait lets a call that finds no capacity wait up to d for it, within
+// its context's deadline. Zero, the default, means no waiting: the call is
+// refused at once. It applies to a [Limiter] (an [Option]) and to rate
+// limits (a [RateOption]), as [WithClock] does.
+//
+// A Limiter's waiters are served by priority, critical first, and within a
 // priority in arrival order; the queue is bounded by [WithMaxQueue]; and
 // once it has not been empty for 100ms, new waiters wait at most 5ms
 // (CoDel: a standing queue is overload, not a burst). See the package
-// documentation. [New] panics if d < 0.
-func WithMaxWait(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.maxWait = d })
-}
+// documentation. A rate limit's caller waits for a token; refused, it gets
+// a [*ShedError] whose Delay says when a token will be free. The
+// constructors panic if d < 0.
+func WithMaxWait(d time.Duration) WaitOption { return WaitOption{d} }
+
+// A WaitOption sets the longest wait of a Limiter or a rate limit; see
+// [WithMaxWait].
+type WaitOption struct{ d time.Duration }
+
+func (o WaitOption) apply(opts *options)         { opts.maxWait = o.d }
+func (o WaitOption) applyRate(opts *rateOptions) { opts.maxWait = o.d }
 
 // WithMaxQueue bounds the number of requests waiting for a slot when
 // [WithMaxWait] is set. Zero, the default, means the current limit. When

@@ -34,14 +34,6 @@ type rateOptions struct {
 	clock   clock.Clock
 }
 
-// WithWait lets a call that finds no token wait up to d for one, within
-// its context's deadline. Zero, the default, means no waiting: the call is
-// refused at once with a [*ShedError] whose Delay says when a token will be
-// free. The constructors panic if d < 0.
-func WithWait(d time.Duration) RateOption {
-	return rateOptionFunc(func(o *rateOptions) { o.maxWait = d })
-}
-
 // WithMaxKeys bounds the keys a [KeyedRateLimit] keeps; beyond it the
 // least recently used key is dropped. The default is 10 000.
 // [NewKeyedRateLimit] panics if n < 1; [NewRateLimit] ignores it.
@@ -90,7 +82,7 @@ func NewRateLimit(r rate.Limit, burst int, opts ...RateOption) *RateLimit {
 	return &RateLimit{lim: rate.NewLimiter(r, burst), maxWait: o.maxWait, clock: o.clock}
 }
 
-// Do runs fn if a token is free, or once one is within [WithWait], and
+// Do runs fn if a token is free, or once one is within [WithMaxWait], and
 // returns what fn returns. Otherwise it returns the refusal, or ctx.Err()
 // when ctx ends while it waits, without calling fn.
 func (rl *RateLimit) Do(ctx context.Context, fn func(context.Context) error) error {

@@ -24,7 +24,7 @@ func TestNewRateLimitPanics(t *testing.T) {
 	}{
 		{"rate", func() { NewRateLimit(-1, 1) }, "loadshed: rate must be >= 0, got -1"},
 		{"burst", func() { NewRateLimit(1, 0) }, "loadshed: burst must be >= 1, got 0"},
-		{"wait", func() { NewRateLimit(1, 1, WithWait(-1)) }, "loadshed: max wait must be >= 0, got -1ns"},
+		{"wait", func() { NewRateLimit(1, 1, WithMaxWait(-1)) }, "loadshed: max wait must be >= 0, got -1ns"},
 		{"keys", func() { NewKeyedRateLimit(1, 1, key, WithMaxKeys(0)) }, "loadshed: max keys must be >= 1, got 0"},
 		{"key func", func() { NewKeyedRateLimit(1, 1, nil) }, "loadshed: nil key function"},
 	}
@@ -81,7 +81,7 @@ func TestRateLimitWait(t *testing.T) {
 	// newRL returns a rate limit of 10/s, burst 1, whose token is taken.
 	newRL := func(maxWait time.Duration) (*RateLimit, *callguardtest.Clock) {
 		clk := callguardtest.NewClock()
-		rl := NewRateLimit(10, 1, WithClock(clk), WithWait(maxWait))
+		rl := NewRateLimit(10, 1, WithClock(clk), WithMaxWait(maxWait))
 		if err := tryNow(rl); err != nil {
 			t.Fatalf("Do(…) = %v, want nil", err)
 		}

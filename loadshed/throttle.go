@@ -107,9 +107,9 @@ func WithK(k float64) ThrottleOption {
 	return throttleOptionFunc(func(o *throttleOptions) { o.k = k })
 }
 
-// WithThrottleWindow sets the history a Throttle keeps; it expires in
+// WithWindow sets the history a Throttle keeps; it expires in
 // twentieths of d. The default is 10s. [NewThrottle] panics if d < 20ns.
-func WithThrottleWindow(d time.Duration) ThrottleOption {
+func WithWindow(d time.Duration) ThrottleOption {
 	return throttleOptionFunc(func(o *throttleOptions) { o.window = d })
 }
 

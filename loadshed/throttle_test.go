@@ -18,7 +18,7 @@ func TestNewThrottlePanics(t *testing.T) {
 		wantPanic string
 	}{
 		{"k", []ThrottleOption{WithK(0.5)}, "loadshed: throttle K must be >= 1, got 0.5"},
-		{"window", []ThrottleOption{WithThrottleWindow(10)}, "loadshed: throttle window must be >= 20ns, got 10ns"},
+		{"window", []ThrottleOption{WithWindow(10)}, "loadshed: throttle window must be >= 20ns, got 10ns"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,7 +171,7 @@ func TestThrottleRecovers(t *testing.T) {
 	for _, window := range []time.Duration{DefaultThrottleWindow, 2 * time.Minute} {
 		clk := callguardtest.NewClock()
 		rng := rand.New(rand.NewPCG(1, 2))
-		th := NewThrottle(WithClock(clk), withRand(rng.Float64), WithThrottleWindow(window))
+		th := NewThrottle(WithClock(clk), withRand(rng.Float64), WithWindow(window))
 		const step = 10 * time.Millisecond // 100 calls per second
 		healthy := false
 		backend := func(context.Context) error {
