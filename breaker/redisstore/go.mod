@@ -1,6 +1,6 @@
 module github.com/callguard/callguard/breaker/redisstore
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/callguard/callguard v0.0.0
