@@ -109,8 +109,19 @@ var (
 // abandons an attempt (timeout.WithAbandon) is safe too: the abandoned
 // attempt's response, if one still comes, is closed, and an attempt that
 // starts only after RoundTrip returned fails at once without sending
-// anything. A policy that runs attempts side by side (hedging) is not
-// supported: only the attempt started last counts.
+// anything.
+//
+// # Hedging
+//
+// When p holds a hedge (hedge.Hedger), the transport marks each request
+// that [Hedgeable] accepts as safe to send twice at once
+// ([callguard.ContextSafe]) and every other one as not safe, whatever its
+// context said: so a POST without an Idempotency-Key is never hedged, and
+// an attempt of it that a policy starts while another runs fails without
+// being sent. A hedge's body comes from req.GetBody; the responses of the
+// attempts that lose are drained and closed ([callguard.OnDiscard]). Each
+// retry or hedge sends its number in Callguard-Attempt (2 and up; a first
+// attempt sends none), so that the server sheds it before first attempts.
 //
 // # Per-request settings
 //
@@ -137,6 +148,7 @@ func NewTransport(next http.RoundTripper, p callguard.Policy, opts ...TransportO
 	t := &transport{next: next, h: callguard.Invoke, transportOptions: o}
 	if p != nil {
 		t.h = p.Wrap(callguard.Invoke)
+		t.hedges = callguard.HasRole(p, callguard.RoleHedge)
 	}
 	t.pool.New = func() any { return &roundTrip{t: t} }
 	return t
@@ -148,7 +160,8 @@ type transport struct {
 	next http.RoundTripper
 	h    callguard.Handler
 	transportOptions
-	pool sync.Pool // of *roundTrip
+	pool   sync.Pool // of *roundTrip
+	hedges bool      // p holds a hedge: policyContext marks the requests (hedge.go)
 }
 
 // RoundTrip runs req through the policy.
@@ -160,7 +173,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// to this use of rt, so that an abandoned attempt that starts late
 	// cannot act on a later request. Propagation adds each attempt's copy
 	// of the request and its header map.
-	err := t.h(req.Context(), func(ctx context.Context) error { return rt.attempt(ctx, gen) })
+	err := t.h(t.policyContext(req), func(ctx context.Context) error { return rt.attempt(ctx, gen) })
 	resp, sent, done := rt.finish()
 	if done {
 		t.pool.Put(rt)
@@ -196,13 +209,14 @@ type roundTrip struct {
 	t *transport
 
 	mu      sync.Mutex
-	gen     uint64         // counts the uses of rt
-	req     *http.Request  // the caller's; never changed
-	n       int            // attempts started
-	running int            // attempts in flight
-	over    bool           // RoundTrip has returned
-	resp    *http.Response // last response, nil if none yet
-	err     error          // error of the last attempt that finished
+	gen     uint64           // counts the uses of rt
+	req     *http.Request    // the caller's; never changed
+	n       int              // attempts started
+	running int              // attempts in flight
+	over    bool             // RoundTrip has returned
+	resp    *http.Response   // last response, nil if none yet
+	err     error            // error of the last attempt that finished
+	pend    []*http.Response // hedged attempts' responses, not yet released (hedge.go)
 }
 
 // start begins a use of rt for req and returns its gen.
@@ -219,15 +233,27 @@ func (rt *roundTrip) start(req *http.Request) uint64 {
 // whether rt may be reused (no abandoned attempt still runs).
 func (rt *roundTrip) finish() (resp *http.Response, sent, done bool) {
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
 	rt.over = true
+	var old []*http.Response
+	if rt.running == 0 {
+		old = rt.settle()
+	} else { // an abandoned hedged round: none of its responses is the caller's
+		old = append(old, rt.pend...)
+		clear(rt.pend)
+		rt.pend = rt.pend[:0]
+	}
 	resp, sent, done = rt.resp, rt.n > 0, rt.running == 0
 	rt.req, rt.resp, rt.err = nil, nil, nil
+	rt.mu.Unlock()
+	discardAll(old)
 	return resp, sent, done
 }
 
 // attempt is the call that the policy runs: one attempt of use gen.
 func (rt *roundTrip) attempt(ctx context.Context, gen uint64) error {
+	if callguard.OnDiscard(ctx, nil) { // a hedge's attempt: see hedge.go
+		return rt.hedged(ctx, gen)
+	}
 	rt.mu.Lock()
 	if rt.gen != gen || rt.over {
 		rt.mu.Unlock()
