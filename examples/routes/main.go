@@ -82,6 +82,7 @@ type system struct {
 	window       atomic.Bool  // the measured part of the outage is on
 	apiCheckouts atomic.Int64 // checkout requests that reached api in the window
 	servers      []*http.Server
+	clients      []*http.Client
 	edge         *http.Client
 	apiURL       string
 }
@@ -150,12 +151,16 @@ func newSystem(withRoutes bool, probe time.Duration) *system {
 	if withRoutes {
 		s.edge.Transport = httpx.NewRouteTransport(s.edge.Transport, route.New(route.WithProbeInterval(probe)), nil)
 	}
+	s.clients = []*http.Client{toPayments, toCatalog, s.edge}
 	return s
 }
 
 func (s *system) close() {
 	for _, srv := range s.servers {
 		srv.Close()
+	}
+	for _, c := range s.clients {
+		c.CloseIdleConnections()
 	}
 }
 
