@@ -31,6 +31,11 @@ import (
 // sent; the error is permanent, never retried, and the caller gets an
 // [*Error] with FailedPrecondition.
 //
+// A retry or a hedge sends its number in callguard-attempt (2 and up; a
+// first attempt sends none), so that the server sheds it before first
+// attempts. A hedge policy hedges only the calls declared idempotent
+// ([WithIdempotent], [Idempotent]).
+//
 // p is wrapped once, here. [DialOptions] installs it with the stream
 // interceptor and switches off gRPC's own retries, which would multiply
 // p's attempts (see the package documentation). p nil means no policy:
@@ -94,7 +99,7 @@ func (c *client) unary(ctx context.Context, method string, req, reply any, cc *g
 	h, callOpts := callOptions(c.h, opts)
 	slot := replySlots.Get().(*replySlot)
 	gen, rt := slot.gen, typeOf(reply)
-	err := h(ctx, func(ctx context.Context) error {
+	err := h(c.policyContext(ctx, method, opts), func(ctx context.Context) error {
 		ctx, err := outgoing(ctx)
 		if err != nil {
 			return err // ttl.ErrExhausted, permanent: nothing was sent

@@ -57,7 +57,7 @@ func (c *client) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.Cli
 	h, callOpts := callOptions(c.h, opts)
 	sc := &streamCall{c: c, h: h, ctx: ctx, desc: desc, cc: cc, method: method, streamer: streamer, opts: callOpts}
 	r := new(run)
-	err := h(ctx, func(actx context.Context) error {
+	err := h(notSafe(ctx), func(actx context.Context) error {
 		cs, err := sc.open(actx, nil)
 		if err == nil {
 			r.offer(cs, false)
