@@ -9,14 +9,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/grpcx"
 	"github.com/callguard/callguard/hedge"
 )
-
 
 // waitFor waits for ch, or fails t after a safety net that a correct
 // implementation never reaches; it is never what a test measures.
