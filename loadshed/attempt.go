@@ -5,6 +5,15 @@ import (
 	"strconv"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/internal/wire"
+)
+
+// Header and metadata names of a retry's or hedge's attempt number, which
+// the client adapters send above 1 and the server adapters read into
+// [callguard.InboundAttempt].
+const (
+	AttemptHeader   = wire.AttemptHeader   // "Callguard-Attempt"
+	AttemptMetadata = wire.AttemptMetadata // "callguard-attempt"
 )
 
 // DefaultRetryShare is the share of its priority's bound that a retry or
