@@ -18,6 +18,14 @@
 // call's context was marked with [callguard.ContextSafe]. Other calls run once, on
 // the calling goroutine, and allocate nothing.
 //
+// The adapters mark their calls themselves, and unmark the others
+// ([callguard.ContextUnsafe]): httpx.NewTransport, when its policy holds a
+// Hedger, marks the requests that httpx.Hedgeable accepts (idempotent
+// methods, or an Idempotency-Key, with a replayable body); grpcx marks
+// the unary calls of the methods declared with grpcx.WithIdempotent or
+// made with grpcx.Idempotent. Each copy carries its number to the server
+// (Callguard-Attempt), whose limiter sheds it before first attempts.
+//
 // # Delay, limits and budget
 //
 // A hedge starts when the call has had no success for the delay: fixed
