@@ -32,7 +32,8 @@ func (e *MisuseError) Is(target error) bool { return target == ErrMisuse }
 //     inbound requests: a client uses ttl.NewGuard;
 //   - holds a breaker or a per-attempt timeout outside retry, or an overall
 //     timeout (timeout.WithOverall) inside it;
-//   - holds two retries, one inside the other, whose attempts multiply.
+//   - holds two retries, one inside the other, whose attempts multiply;
+//   - holds a hedge outside retry, each of whose copies would retry.
 //
 // The adapters' client constructors and package stack call it and panic
 // with its error, so that a misplaced policy is refused when the pipeline
@@ -51,7 +52,7 @@ func CheckClient(p Policy) error {
 
 // CheckServer reports whether p may run around the requests a service
 // serves. It returns nil, or one [*MisuseError] per misplaced policy, when
-// p holds a retry: a server that retries multiplies the retries of every
+// p holds a retry or a hedge: a server that retries multiplies the retries of every
 // tier above it, so only the pipelines of outgoing calls retry. The order
 // rules of [CheckClient] apply too.
 //
@@ -64,6 +65,10 @@ func CheckServer(p Policy) error {
 		if r == RoleRetry {
 			errs = append(errs, &MisuseError{Role: r, Index: i + 1,
 				Reason: "in a server pipeline: a server that retries multiplies its callers' retries tier by tier; retry belongs in the pipeline of the calls the service makes"})
+		}
+		if r == RoleHedge {
+			errs = append(errs, &MisuseError{Role: r, Index: i + 1,
+				Reason: "in a server pipeline: it would run the handler twice at once; hedge belongs in the pipeline of the calls the service makes"})
 		}
 	}
 	return errors.Join(append(errs, checkOrder(roles)...)...)
@@ -114,6 +119,8 @@ func checkOrder(roles []Role) []error {
 			reason = "outside" + at + ": it counts one result per call, not per attempt, so retries hammer a broken callee before the breaker opens; put it inside retry"
 		case r == RoleAttemptTimeout && !inside:
 			reason = "outside" + at + ": it bounds all attempts together, and a slow first attempt leaves no time for the others; put it inside retry, or declare an overall timeout with timeout.WithOverall()"
+		case r == RoleHedge && !inside:
+			reason = "outside" + at + ": each copy it sends would run a round of retries of its own; put it inside retry"
 		case r == RoleOverallTimeout && inside:
 			reason = "inside" + at + ": it times each attempt, not the whole call; put it outside retry, or drop timeout.WithOverall() for a per-attempt timeout"
 		default:
