@@ -22,6 +22,15 @@ var ErrOverloaded = errors.New("callguard: overloaded")
 // does not count it. Every rejection also matches [ErrOverloaded].
 var ErrRejected = errors.New("callguard: rejected")
 
+// ErrDependencyDown is matched by an error that says the callee refused the
+// call because a dependency of its own is down (package route's
+// UnavailableError, which the adapters make from a callee's
+// Callguard-Unavailable answer). It is not the callee's load: a
+// loadshed.Throttle does not count it, as a breaker counts no overloaded
+// error, so that a middle tier that refuses fast while its dependency is
+// down is not throttled after the dependency is back.
+var ErrDependencyDown = errors.New("callguard: a dependency of the callee is down")
+
 // An OverloadedError reports that the callee shed the call. It matches
 // [ErrOverloaded]. Adapters return it for an HTTP 503 or a gRPC status that
 // carries a pushback (Retry-After, Callguard-Pushback,

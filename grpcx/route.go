@@ -3,7 +3,6 @@ package grpcx
 import (
 	"context"
 	"errors"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -70,29 +69,18 @@ func (d *dependency) named(err error) error {
 // setUnavailable adds to md, the trailer of an overloaded answer, the
 // callguard-unavailable entry when err names a dependency that is down.
 func setUnavailable(md metadata.MD, err error) {
-	ue, ok := errors.AsType[*route.UnavailableError](err)
-	if !ok {
-		return
-	}
-	if v := propagation.FormatUnavailable(ue.Dependency, ue.For); v != "" {
-		md[wire.UnavailableMetadata] = []string{v}
+	if dep, d, ok := route.Down(err); ok {
+		if v := propagation.FormatUnavailable(dep, d); v != "" {
+			md[wire.UnavailableMetadata] = []string{v}
+		}
 	}
 }
 
-// A reportedError is a callee's refusal that carried the trailer
-// callguard-unavailable: it names the callee's dependency that is down,
-// for a [RouteInterceptor] to learn. It unwraps to the attempt's error.
-type reportedError struct {
-	err error
-	dep string
-	d   time.Duration
-}
-
-func (e *reportedError) Error() string { return e.err.Error() }
-func (e *reportedError) Unwrap() error { return e.err }
-
-// reported returns err, a failed attempt's, marked with the outage its
-// trailer reports, if any.
+// reported returns err, a failed attempt's, as a [*route.UnavailableError]
+// when its trailer names a dependency of the callee that is down: for a
+// [RouteInterceptor] to learn, for a loadshed.Throttle not to count as the
+// callee's load ([callguard.ErrDependencyDown]), and for a server whose
+// handler passes it on to name the dependency to its own callers.
 func reported(err error, trailer metadata.MD) error {
 	v := trailer[wire.UnavailableMetadata]
 	if len(v) == 0 {
@@ -102,7 +90,7 @@ func reported(err error, trailer metadata.MD) error {
 	if perr != nil {
 		return err
 	}
-	return &reportedError{err: err, dep: dep, d: d}
+	return &route.UnavailableError{Dependency: dep, For: d, Err: err}
 }
 
 // RouteInterceptor returns a unary client interceptor that keeps t, the
@@ -145,11 +133,11 @@ func RouteInterceptor(t *route.Table, key func(fullMethod string) string) grpc.U
 		}
 		err := invoker(ctx, method, req, reply, cc, opts...)
 		if err != nil {
-			if re, ok := errors.AsType[*reportedError](err); ok {
+			if ue, ok := errors.AsType[*route.UnavailableError](err); ok {
 				if k == "" {
 					k = key(method)
 				}
-				t.Observe(k, re.dep, re.d)
+				t.Observe(k, ue.Dependency, ue.For)
 				return err
 			}
 		}

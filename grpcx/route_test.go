@@ -19,6 +19,7 @@ import (
 	"github.com/callguard/callguard/callguardtest"
 	"github.com/callguard/callguard/grpcx"
 	"github.com/callguard/callguard/internal/race"
+	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/route"
 )
 
@@ -220,5 +221,49 @@ func BenchmarkRouteInterceptor(b *testing.B) {
 				_ = bm.ic(ctx, browse, nil, nil, nil, invoker)
 			}
 		})
+	}
+}
+
+// relay is a middle tier: UnaryCall passes the call on to next and returns
+// its answer or its error, as a handler does.
+type relay struct {
+	testpb.UnimplementedTestServiceServer
+	next testpb.TestServiceClient
+}
+
+func (r relay) UnaryCall(ctx context.Context, req *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	return r.next.UnaryCall(ctx, req)
+}
+
+// TestRouteTwoHopsGRPC checks that an outage named two tiers down reaches
+// the edge: api names payments down; mid passes api's error on; the edge's
+// route table learns it from mid's trailer. mid's throttle towards api
+// does not count api's refusals as api's load.
+func TestRouteTwoHopsGRPC(t *testing.T) {
+	api, apiAddr, payments := routeGRPC(t)
+	throttle := loadshed.NewThrottle()
+	mid := startGRPC(t, relay{next: dial(t, apiAddr, withPolicy(throttle)...)},
+		grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(nil)))
+	table := route.New(route.WithClock(callguardtest.NewClock()))
+	edge := dial(t, mid, append([]grpc.DialOption{grpc.WithChainUnaryInterceptor(grpcx.RouteInterceptor(table, nil))},
+		withPolicy(breaker.New())...)...)
+	ctx := testCtx(t)
+
+	payments.ForceOpen()
+	var trailer metadata.MD
+	_, err := edge.UnaryCall(ctx, &testpb.SimpleRequest{}, grpc.Trailer(&trailer))
+	if status.Code(err) != codes.Unavailable || len(trailer[grpcx.UnavailableMetadata]) != 1 {
+		t.Fatalf("first checkout = %v, trailer %v; want Unavailable naming payments", err, trailer)
+	}
+	for range 10 {
+		if _, err := edge.UnaryCall(ctx, &testpb.SimpleRequest{}); !errors.Is(err, route.ErrUnavailable) {
+			t.Fatalf("checkout after mid named payments down = %v, want refused at the edge", err)
+		}
+	}
+	if n := api.hits.Load(); n != 1 {
+		t.Errorf("api reached %d times, want 1 (the edge refuses the rest)", n)
+	}
+	if r, a := throttle.Counts(loadshed.Default); r != 0 || a != 0 {
+		t.Errorf("mid's throttle counts = %d, %d; want 0, 0 (a dependency's outage is not api's load)", r, a)
 	}
 }

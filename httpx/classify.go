@@ -113,12 +113,12 @@ func classifyWith(req *http.Request, resp *http.Response, err error, maxPushback
 	switch {
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
 		if d, ok := pushback(resp.Header, maxPushback); ok {
-			return callguard.Overloaded(d, se)
+			return reported(resp.Header, callguard.Overloaded(d, se))
 		}
 		if code == http.StatusTooManyRequests {
 			return callguard.Overloaded(0, se)
 		}
-		return se
+		return reported(resp.Header, se)
 	case code == http.StatusGatewayTimeout:
 		if d, ok := pushback(resp.Header, maxPushback); ok && d == 0 {
 			return classify.MarkTooLate(se) // refused for want of time

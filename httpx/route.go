@@ -63,13 +63,29 @@ func (d *dependency) named(err error) error {
 // setUnavailable sets Callguard-Unavailable on h when err, an overloaded
 // error that a server answers, names a dependency that is down.
 func setUnavailable(h http.Header, err error) {
-	ue, ok := errors.AsType[*route.UnavailableError](err)
-	if !ok {
-		return
+	if dep, d, ok := route.Down(err); ok {
+		if v := propagation.FormatUnavailable(dep, d); v != "" {
+			h.Set(cgwire.UnavailableHeader, v)
+		}
 	}
-	if v := propagation.FormatUnavailable(ue.Dependency, ue.For); v != "" {
-		h.Set(cgwire.UnavailableHeader, v)
+}
+
+// reported returns err, the error of a 503 whose header h came with it, as
+// a [*route.UnavailableError] when h names a dependency of the callee that
+// is down (Callguard-Unavailable): for a loadshed.Throttle not to count it
+// as the callee's load ([callguard.ErrDependencyDown]), and for a
+// [Handler] whose handler passes it on to name the dependency to its own
+// callers.
+func reported(h http.Header, err error) error {
+	v := h.Get(cgwire.UnavailableHeader)
+	if v == "" {
+		return err
 	}
+	dep, d, perr := propagation.ParseUnavailable(v)
+	if perr != nil {
+		return err
+	}
+	return &route.UnavailableError{Dependency: dep, For: d, Err: err}
 }
 
 // NewRouteTransport returns an [http.RoundTripper] that keeps t, the route

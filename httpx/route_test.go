@@ -15,6 +15,7 @@ import (
 	"github.com/callguard/callguard/callguardtest"
 	"github.com/callguard/callguard/httpx"
 	"github.com/callguard/callguard/internal/race"
+	"github.com/callguard/callguard/loadshed"
 	"github.com/callguard/callguard/route"
 )
 
@@ -306,5 +307,59 @@ func TestRouteForHTTP(t *testing.T) {
 	clock.Advance(time.Millisecond)
 	if probe, err := table.Admit("checkout"); probe || err != nil {
 		t.Errorf("Admit at the announced end = %v, %v; want send", probe, err)
+	}
+}
+
+// TestRouteTwoHops checks that an outage named two tiers down reaches the
+// edge: orders names payments down; api passes orders' failure on, as a
+// handler does with httpx.Error; the edge's route table learns it from
+// api's answer and refuses the route itself. api's throttle towards orders
+// does not count orders' refusals as orders' load.
+func TestRouteTwoHops(t *testing.T) {
+	var ordersHits atomic.Int64
+	orders := httptest.NewServer(httpx.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ordersHits.Add(1)
+		httpx.Error(w, &route.UnavailableError{Dependency: "payments", For: 3 * time.Second, Err: breaker.ErrOpen})
+	}), nil))
+	t.Cleanup(orders.Close)
+	throttle := loadshed.NewThrottle()
+	toOrders := &http.Client{Transport: httpx.NewTransport(nil, throttle)}
+	t.Cleanup(toOrders.CloseIdleConnections)
+	api := httptest.NewServer(httpx.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := toOrders.Get(orders.URL)
+		if err == nil {
+			err = httpx.ResponseError(resp)
+			resp.Body.Close()
+		}
+		if err != nil {
+			httpx.Error(w, err) // pass orders' failure on
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}), nil))
+	t.Cleanup(api.Close)
+
+	clock := callguardtest.NewClock()
+	table := route.New(route.WithClock(clock), route.WithProbeInterval(time.Hour))
+	edge := &http.Client{Transport: httpx.NewRouteTransport(nil, table, func(*http.Request) string { return "checkout" })}
+	t.Cleanup(edge.CloseIdleConnections)
+	resp, err := edge.Get(api.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get(httpx.UnavailableHeader) == "" {
+		t.Fatalf("api answered %d with %s %q; want 503 naming payments", resp.StatusCode, httpx.UnavailableHeader, resp.Header.Get(httpx.UnavailableHeader))
+	}
+	for range 10 {
+		if _, err := edge.Get(api.URL); !errors.Is(err, route.ErrUnavailable) {
+			t.Fatalf("edge request after api named payments down: %v, want refused at the edge", err)
+		}
+	}
+	if n := ordersHits.Load(); n != 1 {
+		t.Errorf("orders reached %d times, want 1 (the edge refuses the rest)", n)
+	}
+	if r, a := throttle.Counts(loadshed.Default); r != 0 || a != 0 {
+		t.Errorf("api's throttle counts = %d, %d; want 0, 0 (a dependency's outage is not orders' load)", r, a)
 	}
 }

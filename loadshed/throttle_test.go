@@ -135,8 +135,9 @@ func TestThrottleInFlight(t *testing.T) {
 }
 
 // TestThrottleIgnoresLocalRefusals checks that a call refused by an inner
-// policy (an open breaker), which never reached the backend, counts as
-// neither a request nor an accept, while the backend's own refusals count.
+// policy (an open breaker), which never reached the backend, or refused by
+// the backend because a dependency of its own is down, counts as neither
+// a request nor an accept, while the backend's own refusals count.
 func TestThrottleIgnoresLocalRefusals(t *testing.T) {
 	t.Parallel()
 	th := NewThrottle(withRand(func() float64 { return 0 }))
@@ -149,6 +150,13 @@ func TestThrottleIgnoresLocalRefusals(t *testing.T) {
 	if r, a := th.Counts(Default); r != 0 || a != 0 {
 		t.Errorf("Counts() after 10 local refusals = %d, %d; want 0, 0", r, a)
 	}
+	down := depDown{callguard.Overloaded(0, errors.New("503: payments unavailable"))}
+	if err := th.Do(bg, func(context.Context) error { return down }); err != down {
+		t.Fatalf("Do() = %v, want %v", err, down)
+	}
+	if r, a := th.Counts(Default); r != 0 || a != 0 {
+		t.Errorf("Counts() after a refusal for a dependency that is down = %d, %d; want 0, 0", r, a)
+	}
 	shed := callguard.Overloaded(0, errors.New("503"))
 	if err := th.Do(bg, func(context.Context) error { return shed }); err != shed {
 		t.Fatalf("Do() = %v, want %v", err, shed)
@@ -157,6 +165,13 @@ func TestThrottleIgnoresLocalRefusals(t *testing.T) {
 		t.Errorf("Counts() after a refusal by the backend = %d, %d; want 1, 0", r, a)
 	}
 }
+
+// depDown is a backend's refusal that names a dependency of the backend
+// that is down, as package route's UnavailableError does.
+type depDown struct{ error }
+
+func (e depDown) Unwrap() error        { return e.error }
+func (e depDown) Is(target error) bool { return target == callguard.ErrDependencyDown }
 
 // errBackendShed is a backend's refusal as the adapters return it: an
 // overloaded error, which ErrShed is not (ErrShed is a local refusal, that

@@ -1,6 +1,7 @@
 package route
 
 import (
+	"errors"
 	"time"
 
 	"github.com/callguard/callguard"
@@ -50,3 +51,23 @@ func (e *UnavailableError) Error() string {
 
 // Unwrap returns the call's error.
 func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// Is reports whether target is [callguard.ErrDependencyDown].
+func (e *UnavailableError) Is(target error) bool { return target == callguard.ErrDependencyDown }
+
+// Down reports the dependency that err says is down, and for how long (0:
+// unknown), when err is or wraps an [*UnavailableError] (a callee's
+// answer, or a failure that an adapter's WithDependency named) or a
+// [*RefusedError] (a table's refusal; its Until is read against the system
+// clock). The server adapters call it on the error they answer with, so
+// that a tier that passes such an error on names the outage to its own
+// callers, and the edge learns it however deep the dependency is.
+func Down(err error) (dep string, d time.Duration, ok bool) {
+	if ue, ok := errors.AsType[*UnavailableError](err); ok {
+		return ue.Dependency, ue.For, true
+	}
+	if re, ok := errors.AsType[*RefusedError](err); ok {
+		return re.Dependency, max(time.Until(re.Until), 0), true
+	}
+	return "", 0, false
+}
