@@ -22,14 +22,16 @@ var ErrOverloaded = errors.New("callguard: overloaded")
 // does not count it. Every rejection also matches [ErrOverloaded].
 var ErrRejected = errors.New("callguard: rejected")
 
-// ErrDependencyDown is matched by an error that says the callee refused the
-// call because a dependency of its own is down (package route's
-// UnavailableError, which the adapters make from a callee's
-// Callguard-Unavailable answer). It is not the callee's load: a
-// loadshed.Throttle does not count it, as a breaker counts no overloaded
-// error, so that a middle tier that refuses fast while its dependency is
-// down is not throttled after the dependency is back.
-var ErrDependencyDown = errors.New("callguard: a dependency of the callee is down")
+// ErrDownstream is matched by an error that says the callee refused the
+// call for a failure of its own calls, which it passed on: a dependency
+// of the callee that is down (package route's UnavailableError, from a
+// Callguard-Unavailable answer) or that refused it (the callee's answer
+// says "downstream": Callguard-Error or the callguard-error trailer). It
+// is not the callee's load: a loadshed.Throttle does not count it, as a
+// breaker counts no overloaded error, so that a middle tier that refuses
+// fast while its dependency is down is not throttled after the dependency
+// is back; the throttle next to the dependency acts on it.
+var ErrDownstream = errors.New("callguard: refused downstream of the callee")
 
 // An OverloadedError reports that the callee shed the call. It matches
 // [ErrOverloaded]. Adapters return it for an HTTP 503 or a gRPC status that

@@ -10,6 +10,7 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/classify"
+	"github.com/callguard/callguard/internal/propagation"
 	"github.com/callguard/callguard/ttl"
 )
 
@@ -71,6 +72,9 @@ func Classify(err error, trailer metadata.MD) error {
 	case codes.Unavailable:
 		if untrustedCert(st, trailer) {
 			return callguard.Permanent(err)
+		}
+		if v := trailer[errorKey]; len(v) == 1 && v[0] == propagation.DownstreamReason {
+			return propagation.Downstream(pushback(err, st.Code(), trailer))
 		}
 		return pushback(err, st.Code(), trailer)
 	case codes.Aborted, codes.DeadlineExceeded:

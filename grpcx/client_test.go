@@ -435,7 +435,7 @@ func TestPropagation(t *testing.T) {
 		wantRefusal  string
 	}{
 		{"loop", refusal("loop"), codes.FailedPrecondition, "", "loop"},
-		{"shed", callguard.Overloaded(0, errors.New("full")), codes.Unavailable, "-1", ""},
+		{"shed", callguard.Overloaded(0, errors.New("full")), codes.Unavailable, "-1", "downstream"}, // passed on by C and B
 		{"not found", status.Error(codes.NotFound, "gone"), codes.NotFound, "", ""},
 	}
 	for _, tt := range tests {

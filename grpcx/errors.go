@@ -11,6 +11,7 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/classify"
+	"github.com/callguard/callguard/internal/propagation"
 	"github.com/callguard/callguard/ttl"
 )
 
@@ -109,6 +110,9 @@ func serverError(err error, internal bool) (md metadata.MD, _ error) {
 		md = metadata.MD{pushbackKey: {callguard.FormatPushback(d)}}
 		if internal {
 			setUnavailable(md, err) // route.go; never at an Edge server
+			if m, ok := errors.AsType[*handlerMark](err); ok && !m.own {
+				md[errorKey] = []string{propagation.DownstreamReason} // passed on: not this server's load
+			}
 		}
 	case classify.Timeout:
 		code = codes.DeadlineExceeded

@@ -79,7 +79,7 @@ func setUnavailable(md metadata.MD, err error) {
 // reported returns err, a failed attempt's, as a [*route.UnavailableError]
 // when its trailer names a dependency of the callee that is down: for a
 // [RouteInterceptor] to learn, for a loadshed.Throttle not to count as the
-// callee's load ([callguard.ErrDependencyDown]), and for a server whose
+// callee's load ([callguard.ErrDownstream]), and for a server whose
 // handler passes it on to name the dependency to its own callers.
 func reported(err error, trailer metadata.MD) error {
 	v := trailer[wire.UnavailableMetadata]

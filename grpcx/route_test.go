@@ -267,3 +267,54 @@ func TestRouteTwoHopsGRPC(t *testing.T) {
 		t.Errorf("mid's throttle counts = %d, %d; want 0, 0 (a dependency's outage is not api's load)", r, a)
 	}
 }
+
+// refusing answers every call with its own client's refusal, passed on.
+type refusing struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (refusing) UnaryCall(context.Context, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	return nil, breaker.ErrOpen
+}
+
+// TestRelayedRefusalGRPC checks that a server that passes on its own
+// client's refusal says "downstream", that a caller's throttle counts that
+// as nothing while it counts the server's own shedding, and that an Edge
+// server does not say it.
+func TestRelayedRefusalGRPC(t *testing.T) {
+	shedAll := callguard.PolicyFunc(func(callguard.Handler) callguard.Handler {
+		return func(context.Context, func(context.Context) error) error { return loadshed.ErrShed }
+	})
+	tests := []struct {
+		name       string
+		opts       []grpc.ServerOption
+		wantReason string
+		wantCounts [2]int64 // requests, accepts
+	}{
+		{"passed on", []grpc.ServerOption{grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(nil))}, "downstream", [2]int64{0, 0}},
+		{"passed on at an edge", []grpc.ServerOption{grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(nil, grpcx.Edge()))}, "", [2]int64{1, 0}},
+		{"shed by the server", []grpc.ServerOption{grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(shedAll))}, "", [2]int64{1, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			throttle := loadshed.NewThrottle()
+			c := dial(t, startGRPC(t, refusing{}, tt.opts...), withPolicy(throttle)...)
+			var trailer metadata.MD
+			_, err := c.UnaryCall(testCtx(t), &testpb.SimpleRequest{}, grpc.Trailer(&trailer))
+			var reason string
+			if v := trailer["callguard-error"]; len(v) == 1 {
+				reason = v[0]
+			}
+			if status.Code(err) != codes.Unavailable || reason != tt.wantReason {
+				t.Errorf("UnaryCall = %v, callguard-error %q; want Unavailable, %q", err, reason, tt.wantReason)
+			}
+			if got := errors.Is(err, callguard.ErrDownstream); got != (tt.wantReason != "") {
+				t.Errorf("errors.Is(%v, ErrDownstream) = %v", err, got)
+			}
+			if r, a := throttle.Counts(loadshed.Default); [2]int64{r, a} != tt.wantCounts {
+				t.Errorf("throttle counts = %d, %d; want %v", r, a, tt.wantCounts)
+			}
+		})
+	}
+}

@@ -36,13 +36,14 @@ func TestServerStatusMapping(t *testing.T) {
 		wantPushback string // "" for none
 		wantRefusal  string
 	}{
-		{bulkhead.ErrFull, codes.Unavailable, "-1", ""},
-		{breaker.ErrOpen, codes.Unavailable, "-1", ""},
-		{callguard.ErrOverloaded, codes.Unavailable, "-1", ""},
 		// A handler's overloaded error comes from its own calls: whatever
-		// its delay, no tier above may retry (as httpx.Error).
-		{callguard.Overloaded(250*time.Millisecond, nil), codes.Unavailable, "-1", ""},
-		{fmt.Errorf("downstream: %w", callguard.Overloaded(0, nil)), codes.Unavailable, "-1", ""},
+		// its delay, no tier above may retry (as httpx.Error), and the
+		// answer says "downstream", not this server's load.
+		{bulkhead.ErrFull, codes.Unavailable, "-1", "downstream"},
+		{breaker.ErrOpen, codes.Unavailable, "-1", "downstream"},
+		{callguard.ErrOverloaded, codes.Unavailable, "-1", "downstream"},
+		{callguard.Overloaded(250*time.Millisecond, nil), codes.Unavailable, "-1", "downstream"},
+		{fmt.Errorf("downstream: %w", callguard.Overloaded(0, nil)), codes.Unavailable, "-1", "downstream"},
 		{timeout.ErrTimeout, codes.DeadlineExceeded, "", ""},
 		{context.DeadlineExceeded, codes.DeadlineExceeded, "", ""},
 		{context.Canceled, codes.Canceled, "", ""},

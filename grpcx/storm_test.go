@@ -122,17 +122,18 @@ func TestServerLimiterOutcome(t *testing.T) {
 		wantOutcome  loadshed.Outcome
 		wantCode     codes.Code
 		wantPushback string
+		wantRefusal  string // callguard-error
 		wantMessage  string // "" to skip
 	}{
 		{"exhausted, open breaker", &retry.ExhaustedError{Attempts: 3, Reason: retry.StopMaxAttempts, Err: breaker.ErrOpen},
-			loadshed.Ignored, codes.Unavailable, "-1", ""},
+			loadshed.Ignored, codes.Unavailable, "-1", "downstream", ""},
 		{"exhausted, unavailable", &retry.ExhaustedError{Attempts: 3, Reason: retry.StopMaxAttempts, Err: status.Error(codes.Unavailable, "x")},
-			loadshed.Ignored, codes.Unavailable, "-1", ""},
-		{"own unavailable", status.Error(codes.Unavailable, "db down"), loadshed.Ignored, codes.Unavailable, "", "db down"},
-		{"own resource exhausted", status.Error(codes.ResourceExhausted, "quota"), loadshed.Ignored, codes.ResourceExhausted, "", "quota"},
-		{"own deadline", status.Error(codes.DeadlineExceeded, "slow"), loadshed.Dropped, codes.DeadlineExceeded, "", "slow"},
-		{"not found", status.Error(codes.NotFound, "none"), loadshed.Success, codes.NotFound, "", "none"},
-		{"internal", status.Error(codes.Internal, "bug"), loadshed.Success, codes.Internal, "", "bug"},
+			loadshed.Ignored, codes.Unavailable, "-1", "downstream", ""},
+		{"own unavailable", status.Error(codes.Unavailable, "db down"), loadshed.Ignored, codes.Unavailable, "", "", "db down"},
+		{"own resource exhausted", status.Error(codes.ResourceExhausted, "quota"), loadshed.Ignored, codes.ResourceExhausted, "", "", "quota"},
+		{"own deadline", status.Error(codes.DeadlineExceeded, "slow"), loadshed.Dropped, codes.DeadlineExceeded, "", "", "slow"},
+		{"not found", status.Error(codes.NotFound, "none"), loadshed.Success, codes.NotFound, "", "", "none"},
+		{"internal", status.Error(codes.Internal, "bug"), loadshed.Success, codes.Internal, "", "", "bug"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,7 +152,7 @@ func TestServerLimiterOutcome(t *testing.T) {
 			c := dial(t, startServer(t, ts, serverWith(callguard.Chain(observe, l))...))
 			var trailer metadata.MD
 			_, err := c.UnaryCall(testCtx(t), &testpb.SimpleRequest{}, grpc.Trailer(&trailer))
-			checkMapped(t, "UnaryCall", err, trailer, tt.wantCode, tt.wantPushback, "")
+			checkMapped(t, "UnaryCall", err, trailer, tt.wantCode, tt.wantPushback, tt.wantRefusal)
 			if msg := status.Convert(err).Message(); tt.wantMessage != "" && msg != tt.wantMessage {
 				t.Errorf("message %q, want the handler's %q", msg, tt.wantMessage)
 			}

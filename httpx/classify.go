@@ -11,6 +11,7 @@ import (
 
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/classify"
+	"github.com/callguard/callguard/internal/propagation"
 )
 
 // Headers of the callguard wire protocol that httpx reads and writes
@@ -110,6 +111,15 @@ func classifyWith(req *http.Request, resp *http.Response, err error, maxPushback
 		return nil
 	}
 	se := newStatusError(resp)
+	if se.Reason == propagation.DownstreamReason {
+		return propagation.Downstream(classifyStatus(req, resp, se, maxPushback))
+	}
+	return classifyStatus(req, resp, se, maxPushback)
+}
+
+// classifyStatus classifies a response with status ≥ 400, whose error is se.
+func classifyStatus(req *http.Request, resp *http.Response, se *StatusError, maxPushback time.Duration) error {
+	code := resp.StatusCode
 	switch {
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
 		if d, ok := pushback(resp.Header, maxPushback); ok {

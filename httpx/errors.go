@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/callguard/callguard/internal/propagation"
 	"github.com/callguard/callguard/ttl"
 )
 
@@ -82,7 +83,9 @@ type StatusError struct {
 	// Status is the response's status line, e.g. "503 Service Unavailable".
 	Status string
 	// Reason is the response's Callguard-Error header when it names a
-	// refusal of the callguard wire protocol ("loop" or "hops"), else "".
+	// refusal of the callguard wire protocol ("loop" or "hops" on a 508,
+	// "downstream" on a 503 or 429 that the server passed on from its own
+	// calls), else "".
 	Reason string
 	// Err is the refusal of a 508 Loop Detected answer with a Reason: a
 	// [*ttl.LoopError] with the path of the response's Callguard-Path for
@@ -100,6 +103,10 @@ func newStatusError(resp *http.Response) *StatusError {
 	switch v := resp.Header.Get(headerError); v {
 	case "loop", "hops":
 		e.Reason = v
+	case propagation.DownstreamReason:
+		if resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests {
+			e.Reason = v
+		}
 	}
 	if resp.StatusCode == http.StatusLoopDetected {
 		switch e.Reason {

@@ -11,6 +11,7 @@ import (
 	"github.com/callguard/callguard"
 	"github.com/callguard/callguard/internal/classify"
 	"github.com/callguard/callguard/internal/priority"
+	"github.com/callguard/callguard/internal/propagation"
 	"github.com/callguard/callguard/ttl"
 )
 
@@ -352,11 +353,23 @@ func Error(w http.ResponseWriter, err error) {
 		return
 	}
 	err = marked(err)
+	if k, _ := classify.Error(err); k == classify.Overloaded {
+		err = relayed{err} // answered "downstream": not this server's load
+	}
 	if s := findWriter(w); s != nil && s.report(err) {
 		return
 	}
 	writeError(w, err, true)
 }
+
+// A relayed error is an overloaded error that a handler passed on from its
+// own calls through [Error]. Its answer carries Callguard-Error:
+// downstream, so that the caller's throttle does not count it as this
+// server's load (callguard.ErrDownstream): the throttle next to the
+// dependency that refused acts on it.
+type relayed struct{ error }
+
+func (e relayed) Unwrap() error { return e.error }
 
 // findWriter returns the Handler's state under w, or nil.
 func findWriter(w http.ResponseWriter) *serving {
@@ -385,6 +398,9 @@ func writeError(w http.ResponseWriter, err error, internal bool) {
 		h.Set(headerPushback, callguard.FormatPushback(delay))
 		if internal {
 			setUnavailable(h, err) // route.go; never at an Edge server
+			if errors.As(err, new(relayed)) {
+				h.Set(headerError, propagation.DownstreamReason)
+			}
 		}
 		if delay > 0 {
 			secs := (min(delay, callguard.MaxPushback) + time.Second - 1) / time.Second

@@ -73,7 +73,7 @@ func setUnavailable(h http.Header, err error) {
 // reported returns err, the error of a 503 whose header h came with it, as
 // a [*route.UnavailableError] when h names a dependency of the callee that
 // is down (Callguard-Unavailable): for a loadshed.Throttle not to count it
-// as the callee's load ([callguard.ErrDependencyDown]), and for a
+// as the callee's load ([callguard.ErrDownstream]), and for a
 // [Handler] whose handler passes it on to name the dependency to its own
 // callers.
 func reported(h http.Header, err error) error {

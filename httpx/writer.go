@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/callguard/callguard/internal/propagation"
 	"github.com/callguard/callguard/ttl"
 )
 
@@ -62,6 +63,9 @@ func (s *serving) sending() {
 	if s.h.prop.Edge {
 		delete(s.w.Header(), ttl.PathHeader)
 		delete(s.w.Header(), UnavailableHeader) // route.go
+		if h := s.w.Header(); h.Get(headerError) == propagation.DownstreamReason {
+			delete(h, headerError) // the internal cause of a refusal stays inside
+		}
 	}
 }
 

@@ -63,7 +63,7 @@ const (
 // nothing: it says nothing of the backend's load, and counted as a refusal
 // it would keep the throttle closed on a backend that the breaker keeps
 // from being probed. So does a refusal that names a dependency of the
-// backend that is down ([callguard.ErrDependencyDown]: the backend answered
+// backend that is down ([callguard.ErrDownstream]: the backend answered
 // fast, and counted, its refusals kept the calls throttled for many
 // seconds after the dependency was back).
 //
@@ -248,7 +248,7 @@ func (t *Throttle) run(ctx context.Context, call func(context.Context) error, ne
 	case err == nil:
 		t.Done(p, true)
 	case errors.Is(err, callguard.ErrRejected): // never reached the backend
-	case errors.Is(err, callguard.ErrDependencyDown): // the backend's dependency, not its load
+	case errors.Is(err, callguard.ErrDownstream): // the backend's dependency, not its load
 	default:
 		t.Done(p, !errors.Is(err, callguard.ErrOverloaded))
 	}

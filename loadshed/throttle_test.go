@@ -171,7 +171,7 @@ func TestThrottleIgnoresLocalRefusals(t *testing.T) {
 type depDown struct{ error }
 
 func (e depDown) Unwrap() error        { return e.error }
-func (e depDown) Is(target error) bool { return target == callguard.ErrDependencyDown }
+func (e depDown) Is(target error) bool { return target == callguard.ErrDownstream }
 
 // errBackendShed is a backend's refusal as the adapters return it: an
 // overloaded error, which ErrShed is not (ErrShed is a local refusal, that

@@ -52,8 +52,8 @@ func (e *UnavailableError) Error() string {
 // Unwrap returns the call's error.
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
-// Is reports whether target is [callguard.ErrDependencyDown].
-func (e *UnavailableError) Is(target error) bool { return target == callguard.ErrDependencyDown }
+// Is reports whether target is [callguard.ErrDownstream].
+func (e *UnavailableError) Is(target error) bool { return target == callguard.ErrDownstream }
 
 // Down reports the dependency that err says is down, and for how long (0:
 // unknown), when err is or wraps an [*UnavailableError] (a callee's

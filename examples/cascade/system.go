@@ -319,11 +319,6 @@ func (sys *system) get(ctx context.Context, w http.ResponseWriter, c *http.Clien
 			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
 	}
-	if re, ok := errors.AsType[*route.RefusedError](err); ok {
-		// A route this service refused for a dependency further down:
-		// say so in turn, so that the tier above learns the route too.
-		err = &route.UnavailableError{Dependency: re.Dependency, For: time.Until(re.Until), Err: err}
-	}
 	switch {
 	case err == nil:
 		io.Copy(w, resp.Body)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/callguard/callguard"
 )
 
 // MaxDependencyLen is the longest dependency name that Callguard-Unavailable
@@ -68,3 +70,20 @@ func ValidDependency(dep string) bool {
 	}
 	return true
 }
+
+// DownstreamReason is the value of Callguard-Error (HTTP) and of the
+// callguard-error trailer (gRPC) on a refusal for load that a server
+// passed on from its own calls, rather than made itself: the caller's
+// error matches [callguard.ErrDownstream] (see [Downstream]).
+const DownstreamReason = "downstream"
+
+// Downstream returns err, a callee's refusal that says "downstream",
+// marked so that it matches [callguard.ErrDownstream]; it keeps err's
+// class.
+func Downstream(err error) error { return &downstream{err} }
+
+type downstream struct{ err error }
+
+func (e *downstream) Error() string        { return e.err.Error() }
+func (e *downstream) Unwrap() error        { return e.err }
+func (e *downstream) Is(target error) bool { return target == callguard.ErrDownstream }

@@ -1,0 +1,66 @@
+package httpx_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/breaker"
+	"github.com/callguard/callguard/httpx"
+	"github.com/callguard/callguard/loadshed"
+)
+
+// shedAll is a server policy that sheds every request, as a limiter over
+// its limit does.
+var shedAll = callguard.PolicyFunc(func(callguard.Handler) callguard.Handler {
+	return func(context.Context, func(context.Context) error) error { return loadshed.ErrShed }
+})
+
+// TestRelayedRefusal checks that a server that passes on its own client's
+// refusal (an open breaker) says "downstream", and that a caller's throttle
+// counts that as nothing while it counts the server's own shedding; an
+// Edge server does not say it.
+func TestRelayedRefusal(t *testing.T) {
+	relay := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { httpx.Error(w, breaker.ErrOpen) })
+	tests := []struct {
+		name       string
+		handler    http.Handler
+		wantReason string
+		wantCounts [2]int64 // requests, accepts
+	}{
+		{"passed on", httpx.Handler(relay, nil), "downstream", [2]int64{0, 0}},
+		{"passed on at an edge", httpx.Handler(relay, nil, httpx.Edge()), "", [2]int64{1, 0}},
+		{"shed by the server", httpx.Handler(http.NotFoundHandler(), shedAll), "", [2]int64{1, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ts := httptest.NewServer(tt.handler)
+			t.Cleanup(ts.Close)
+			throttle := loadshed.NewThrottle()
+			c := &http.Client{Transport: httpx.NewTransport(nil, throttle)}
+			t.Cleanup(c.CloseIdleConnections)
+			resp, err := c.Get(ts.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Callguard-Error") != tt.wantReason {
+				t.Errorf("answer = %d, Callguard-Error %q; want 503, %q", resp.StatusCode, resp.Header.Get("Callguard-Error"), tt.wantReason)
+			}
+			rerr := httpx.ResponseError(resp)
+			if got := errors.Is(rerr, callguard.ErrDownstream); got != (tt.wantReason != "") {
+				t.Errorf("errors.Is(%v, ErrDownstream) = %v", rerr, got)
+			}
+			if !errors.Is(rerr, callguard.ErrOverloaded) {
+				t.Errorf("ResponseError = %v, want an overloaded error", rerr)
+			}
+			if r, a := throttle.Counts(loadshed.Default); [2]int64{r, a} != tt.wantCounts {
+				t.Errorf("throttle counts = %d, %d; want %v", r, a, tt.wantCounts)
+			}
+		})
+	}
+}
