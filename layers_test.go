@@ -52,6 +52,9 @@ func TestLayers(t *testing.T) {
 		{"internal/wire", []string{"internal/wire"}},
 		{"internal/priority", []string{"internal/priority", "internal/wire"}},
 		{"internal/classify", []string{"internal/classify", "."}},
+		{"route", []string{"route", "."}},
+		{"ttl", []string{"ttl", "internal/wire", "."}},
+		{"timeout", []string{"timeout", "internal/wire", "."}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {
