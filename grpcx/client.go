@@ -119,7 +119,7 @@ func (c *client) unary(ctx context.Context, method string, req, reply any, cc *g
 	slot.end()
 	replySlots.Put(slot)
 	if err != nil {
-		return callerError(ctx, c.dependency.named(err))
+		return callerError(ctx, c.dependency.Named(err))
 	}
 	return nil
 }

@@ -21,8 +21,8 @@ type ClientOption interface{ applyClient(*clientOptions) }
 type clientOptions struct {
 	classify   func(err error, trailer metadata.MD) error // never nil
 	retryFirst bool
-	idempotent map[string]bool // WithIdempotent (hedge.go)
-	dependency *dependency     // nil: none (WithDependency, route.go)
+	idempotent map[string]bool         // WithIdempotent (hedge.go)
+	dependency *propagation.Dependency // nil: none (WithDependency, route.go)
 }
 
 type clientOption func(*clientOptions)

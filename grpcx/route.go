@@ -35,44 +35,15 @@ const UnavailableMetadata = wire.UnavailableMetadata
 // Streams are not named. WithDependency panics if name is not 1 to 64
 // letters, digits, '.', '_' or '-', or down is empty.
 func WithDependency(name string, down ...error) ClientOption {
-	if !propagation.ValidDependency(name) {
-		panic(`grpcx: WithDependency: invalid dependency name "` + name + `"`)
-	}
-	if len(down) == 0 {
-		panic("grpcx: WithDependency: no error given that means " + name + " is down")
-	}
-	d := &dependency{name: name, down: down}
+	d := propagation.NewDependency("grpcx", name, down)
 	return clientOption(func(o *clientOptions) { o.dependency = d })
-}
-
-// A dependency is the setting of WithDependency.
-type dependency struct {
-	name string
-	down []error
-}
-
-// named returns err, the failure of a call to d's dependency, wrapped in a
-// [*route.UnavailableError] if it means the dependency is down. d nil
-// returns err.
-func (d *dependency) named(err error) error {
-	if d == nil || err == nil {
-		return err
-	}
-	for _, target := range d.down {
-		if errors.Is(err, target) {
-			return &route.UnavailableError{Dependency: d.name, Err: err}
-		}
-	}
-	return err
 }
 
 // setUnavailable adds to md, the trailer of an overloaded answer, the
 // callguard-unavailable entry when err names a dependency that is down.
 func setUnavailable(md metadata.MD, err error) {
-	if dep, d, ok := route.Down(err); ok {
-		if v := propagation.FormatUnavailable(dep, d); v != "" {
-			md[wire.UnavailableMetadata] = []string{v}
-		}
+	if v := propagation.UnavailableValue(err); v != "" {
+		md[wire.UnavailableMetadata] = []string{v}
 	}
 }
 

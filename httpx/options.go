@@ -18,7 +18,7 @@ type transportOptions struct {
 	classifier  func(*http.Request, *http.Response, error) error // nil: the default, with maxPushback (NewTransport sets it)
 	maxPushback time.Duration
 	propagate   bool
-	dependency  *dependency // nil: none (WithDependency, route.go)
+	dependency  *propagation.Dependency // nil: none (WithDependency, route.go)
 }
 
 type transportOption func(*transportOptions)

@@ -1,7 +1,6 @@
 package httpx
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/callguard/callguard"
@@ -29,44 +28,15 @@ const UnavailableHeader = cgwire.UnavailableHeader
 // route, turning partial shedding into an outage. WithDependency panics if
 // name is not 1 to 64 letters, digits, '.', '_' or '-', or down is empty.
 func WithDependency(name string, down ...error) TransportOption {
-	if !propagation.ValidDependency(name) {
-		panic("httpx: WithDependency: invalid dependency name " + quote(name))
-	}
-	if len(down) == 0 {
-		panic("httpx: WithDependency: no error given that means " + name + " is down")
-	}
-	d := &dependency{name: name, down: down}
+	d := propagation.NewDependency("httpx", name, down)
 	return transportOption(func(o *transportOptions) { o.dependency = d })
-}
-
-// A dependency is the setting of WithDependency.
-type dependency struct {
-	name string
-	down []error
-}
-
-// named returns err, the failure of a request to d's dependency, as a
-// [*route.UnavailableError] if it means the dependency is down. d nil
-// returns err.
-func (d *dependency) named(err error) error {
-	if d == nil || err == nil {
-		return err
-	}
-	for _, target := range d.down {
-		if errors.Is(err, target) {
-			return &route.UnavailableError{Dependency: d.name, Err: err}
-		}
-	}
-	return err
 }
 
 // setUnavailable sets Callguard-Unavailable on h when err, an overloaded
 // error that a server answers, names a dependency that is down.
 func setUnavailable(h http.Header, err error) {
-	if dep, d, ok := route.Down(err); ok {
-		if v := propagation.FormatUnavailable(dep, d); v != "" {
-			h.Set(cgwire.UnavailableHeader, v)
-		}
+	if v := propagation.UnavailableValue(err); v != "" {
+		h.Set(cgwire.UnavailableHeader, v)
 	}
 }
 
@@ -172,6 +142,3 @@ func (rt *routeTransport) CloseIdleConnections() {
 		c.CloseIdleConnections()
 	}
 }
-
-// quote returns s in double quotes, for a panic message.
-func quote(s string) string { return `"` + s + `"` }

@@ -187,7 +187,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err == nil {
 		err = errNoResponse
 	}
-	return nil, callguard.ErrorWithRequestID(req.Context(), t.dependency.named(err))
+	return nil, callguard.ErrorWithRequestID(req.Context(), t.dependency.Named(err))
 }
 
 // CloseIdleConnections closes the idle connections of the next

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
+	"github.com/callguard/callguard/route"
 )
 
 // MaxDependencyLen is the longest dependency name that Callguard-Unavailable
@@ -87,3 +88,49 @@ type downstream struct{ err error }
 func (e *downstream) Error() string        { return e.err.Error() }
 func (e *downstream) Unwrap() error        { return e.err }
 func (e *downstream) Is(target error) bool { return target == callguard.ErrDownstream }
+
+// A Dependency is the setting of the adapters' WithDependency options: the
+// name of the service that a client calls, and the errors that mean it is
+// down.
+type Dependency struct {
+	name string
+	down []error
+}
+
+// NewDependency returns the setting of pkg's WithDependency(name, down...).
+// It panics, with a message that starts with pkg, if name is not a valid
+// dependency name or down is empty.
+func NewDependency(pkg, name string, down []error) *Dependency {
+	if !ValidDependency(name) {
+		panic(pkg + `: WithDependency: invalid dependency name "` + name + `"`)
+	}
+	if len(down) == 0 {
+		panic(pkg + ": WithDependency: no error given that means " + name + " is down")
+	}
+	return &Dependency{name: name, down: down}
+}
+
+// Named returns err, the failure of a call to d's dependency, wrapped in a
+// [*route.UnavailableError] if it matches one of the errors that mean the
+// dependency is down. A nil d returns err.
+func (d *Dependency) Named(err error) error {
+	if d == nil || err == nil {
+		return err
+	}
+	for _, target := range d.down {
+		if errors.Is(err, target) {
+			return &route.UnavailableError{Dependency: d.name, Err: err}
+		}
+	}
+	return err
+}
+
+// UnavailableValue returns the Callguard-Unavailable value (HTTP header,
+// gRPC trailer) for err, an overloaded error that a server answers, or ""
+// when err names no dependency that is down (see [route.Down]).
+func UnavailableValue(err error) string {
+	if dep, d, ok := route.Down(err); ok {
+		return FormatUnavailable(dep, d)
+	}
+	return ""
+}
