@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/callguard/callguard"
-	"github.com/callguard/callguard/internal/clock"
+	"github.com/callguard/callguard/callguardtest"
 	"github.com/callguard/callguard/internal/race"
 	"go.uber.org/goleak"
 )
@@ -107,7 +107,7 @@ func recvErr(t *testing.T, res chan error) error {
 }
 
 func TestNoHedgeWhenFast(t *testing.T) {
-	fake := clock.NewFake()
+	fake := callguardtest.NewClock()
 	h := New(WithSafe(always), WithDelay(time.Second), WithClock(fake))
 	c := newCalls()
 	c.ch(1) <- nil
@@ -123,7 +123,7 @@ func TestNoHedgeWhenFast(t *testing.T) {
 }
 
 func TestHedgeWins(t *testing.T) {
-	fake := clock.NewFake()
+	fake := callguardtest.NewClock()
 	var hedges []int
 	h := New(WithSafe(always), WithDelay(time.Second), WithClock(fake),
 		OnHedge(func(_ context.Context, n int) { hedges = append(hedges, n) }))
@@ -150,7 +150,7 @@ func TestHedgeWins(t *testing.T) {
 }
 
 func TestFirstWinsAfterHedge(t *testing.T) {
-	fake := clock.NewFake()
+	fake := callguardtest.NewClock()
 	h := New(WithSafe(always), WithDelay(time.Second), WithClock(fake))
 	c := newCalls()
 	res := start(h, context.Background(), c)
@@ -175,7 +175,7 @@ func TestMaxHedges(t *testing.T) {
 	}{{0, 1}, {1, 2}, {3, 4}}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.giveMax), func(t *testing.T) {
-			fake := clock.NewFake()
+			fake := callguardtest.NewClock()
 			h := New(WithSafe(always), WithDelay(time.Second), WithClock(fake), WithMaxHedges(tt.giveMax))
 			c := newCalls()
 			res := start(h, context.Background(), c)
@@ -209,7 +209,7 @@ func TestMaxHedges(t *testing.T) {
 }
 
 func TestFailureWaitsForOthers(t *testing.T) {
-	fake := clock.NewFake()
+	fake := callguardtest.NewClock()
 	h := New(WithSafe(always), WithDelay(time.Second), WithClock(fake))
 	c := newCalls()
 	res := start(h, context.Background(), c)
@@ -229,7 +229,7 @@ func TestFailureWaitsForOthers(t *testing.T) {
 }
 
 func TestFailureBeforeDelay(t *testing.T) {
-	fake := clock.NewFake()
+	fake := callguardtest.NewClock()
 	h := New(WithSafe(always), WithDelay(time.Second), WithClock(fake))
 	c := newCalls()
 	c.ch(1) <- errBoom
@@ -242,7 +242,7 @@ func TestFailureBeforeDelay(t *testing.T) {
 }
 
 func TestNotSafeRunsOnce(t *testing.T) {
-	fake := clock.NewFake()
+	fake := callguardtest.NewClock()
 	h := New(WithDelay(0), WithClock(fake)) // default predicate: the context mark
 	ran := 0
 	if err := h.Do(context.Background(), func(ctx context.Context) error {
@@ -267,7 +267,7 @@ func TestNotSafeRunsOnce(t *testing.T) {
 }
 
 func TestBudget(t *testing.T) {
-	fake := clock.NewFake()
+	fake := callguardtest.NewClock()
 	// One hedge in the bucket, and each call earns half a hedge.
 	h := New(WithSafe(always), WithDelay(time.Second), WithClock(fake), WithBudget(0.5, 1))
 	wantAttempts := []int{2, 1, 2, 1} // full, empty (+0.5), refilled (+0.5 → 1), empty
@@ -322,7 +322,7 @@ func TestDoneContext(t *testing.T) {
 }
 
 func TestQuantileDelay(t *testing.T) {
-	fake := clock.NewFake()
+	fake := callguardtest.NewClock()
 	h := New(WithSafe(always), WithQuantile(0.9, 10, time.Hour), WithClock(fake), WithBudget(0, 0)) // no hedge: fn moves the clock
 	if got := h.Delay(); got != time.Hour {
 		t.Fatalf("Delay() before samples = %v, want 1h", got)
