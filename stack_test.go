@@ -42,7 +42,10 @@ func (s *shedding) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := s.hits.Add(1)
 	switch {
 	case s.shed(n):
-		httpx.Error(w, loadshed.ErrShed)
+		// What a server's limiter answers when it sheds a call itself
+		// (httpx.Error would say the refusal was passed on from below).
+		w.Header().Set("Callguard-Pushback", "-1")
+		http.Error(w, "shed", http.StatusServiceUnavailable)
 	case s.fail.Load():
 		http.Error(w, "broken", http.StatusInternalServerError)
 	default:
