@@ -34,6 +34,8 @@
 //	3 retry.New(WithBudget(b))     one budget per process; each attempt
 //	                               passes the breaker; a refusal by the open
 //	                               breaker is not retried
+//	  hedge.New() (optional)       a second copy of a slow call that is safe
+//	                               to repeat; each copy passes the breaker
 //	4 breaker.New()                counts each attempt that reached a broken
 //	                               callee; a full bulkhead or a shed call is
 //	                               not a failure
@@ -69,7 +71,9 @@
 //   - a per-attempt timeout outside retry: it would bound all attempts
 //     together (mark an overall one with timeout.WithOverall);
 //   - an overall timeout inside retry, or a breaker outside it;
-//   - a retry inside another retry: attempts multiply.
+//   - a retry inside another retry: attempts multiply;
+//   - a hedge outside retry, or in a server pipeline at all (it would run
+//     the handler twice at once).
 //
 // # Errors
 //
@@ -84,5 +88,9 @@
 //     all when there is none; the breaker does not count it; a throttle
 //     counts it as a refusal. Servers pass "overloaded: don't retry" on to
 //     their own callers, so only the tier next to the fault retries.
+//   - [ErrDownstream] marks a callee's refusal that it passed on from its
+//     own calls (a dependency that is down or refused it): not the callee's
+//     load, so a throttle does not count it; the throttle next to the
+//     dependency does.
 //   - Cancellation by the caller is never a failure of the callee.
 package callguard
