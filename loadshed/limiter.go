@@ -46,12 +46,9 @@ type Limiter struct {
 	next     atomic.Int64 // ns since epoch at which the window may close
 	_        [64]byte
 
-	inflight atomic.Int64
-	waiting  atomic.Int64 // queued requests; changes only with mu held
-	win      struct {
-		sums         atomic.Uint64 // see countBits
-		drops, maxIn atomic.Int64
-	}
+	inflight  atomic.Int64
+	waiting   atomic.Int64 // queued requests; changes only with mu held
+	win       winStats     // the current sampling window's counters (sample.go)
 	shed      [3]atomic.Uint64
 	shedRetry atomic.Uint64   // repeated requests refused (attempt.go)
 	seq       atomic.Int64    // sampling windows closed, plus 1
