@@ -25,7 +25,11 @@ import (
 //     local rejection (a full bulkhead inside the breaker: the callee never
 //     saw the call) and the callee's own answer that it shed the call (an
 //     [callguard.OverloadedError]: 503 or 429 with a pushback, gRPC
-//     ResourceExhausted, or Unavailable with a pushback).
+//     ResourceExhausted, or Unavailable with a pushback);
+//   - failures the callee passed on from its own calls:
+//     errors.Is(err, [callguard.ErrDownstream]) (a 504 or 503 that says
+//     "downstream"): the breaker next to the dependency that failed counts
+//     them, and one here would refuse the callee's other routes too.
 //
 // A server that sheds some of its calls is alive and doing its job: the
 // right answer is to send it less, which a [loadshed.Throttle] outside

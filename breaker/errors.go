@@ -56,9 +56,15 @@ func rejection(err error) error {
 // request was wrong), or the call was refused for load: by a policy inside
 // the breaker before it reached the callee (a full bulkhead,
 // [callguard.ErrRejected]), or by the callee, which shed it
-// ([callguard.ErrOverloaded]). Both match ErrOverloaded.
+// ([callguard.ErrOverloaded]). Both match ErrOverloaded. Nor does a
+// failure that the callee passed on from its own calls
+// ([callguard.ErrDownstream]: a 504 or 503 that says "downstream"): the
+// callee is alive and answered; the breaker next to the dependency that
+// failed counts it, and a breaker here would refuse the callee's other
+// routes too.
 func excluded(err error) bool {
 	return errors.Is(err, context.Canceled) ||
 		errors.Is(err, callguard.ErrOverloaded) ||
+		errors.Is(err, callguard.ErrDownstream) ||
 		callguard.IsPermanent(err)
 }

@@ -77,7 +77,12 @@ func Classify(err error, trailer metadata.MD) error {
 			return propagation.Downstream(pushback(err, st.Code(), trailer))
 		}
 		return pushback(err, st.Code(), trailer)
-	case codes.Aborted, codes.DeadlineExceeded:
+	case codes.DeadlineExceeded:
+		if v := trailer[errorKey]; len(v) == 1 && v[0] == propagation.DownstreamReason {
+			return propagation.Downstream(pushback(err, st.Code(), trailer))
+		}
+		return pushback(err, st.Code(), trailer)
+	case codes.Aborted:
 		return pushback(err, st.Code(), trailer)
 	case codes.ResourceExhausted:
 		if strings.Contains(st.Message(), "larger than max") {

@@ -116,8 +116,14 @@ func serverError(err error, internal bool) (md metadata.MD, _ error) {
 		}
 	case classify.Timeout:
 		code = codes.DeadlineExceeded
+		if m, ok := errors.AsType[*handlerMark](err); ok && !m.own && internal {
+			md = metadata.MD{errorKey: {propagation.DownstreamReason}} // passed on: not this server's fault
+		}
 		if classify.TooLate(err) {
-			md = metadata.MD{pushbackKey: {callguard.FormatPushback(0)}}
+			if md == nil {
+				md = metadata.MD{}
+			}
+			md[pushbackKey] = []string{callguard.FormatPushback(0)}
 			if st := ownStatus(err); st != nil && st.Code() == code {
 				return md, st.Err() // a refusal from further down, passed on unchanged
 			}
@@ -201,6 +207,8 @@ func marked(err error) error {
 	switch k, _ := classify.Error(err); k {
 	case classify.Overloaded:
 		return &handlerMark{err: err}
+	case classify.Timeout:
+		return &handlerMark{err: err, timeout: true} // its own calls' timeout, passed on
 	case classify.Other:
 		switch status.Code(err) {
 		case codes.Unavailable, codes.ResourceExhausted:

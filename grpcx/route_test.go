@@ -238,7 +238,7 @@ func (r relay) UnaryCall(ctx context.Context, req *testpb.SimpleRequest) (*testp
 // TestRouteTwoHopsGRPC checks that an outage named two tiers down reaches
 // the edge: api names payments down; mid passes api's error on; the edge's
 // route table learns it from mid's trailer. mid's throttle towards api
-// does not count api's refusals as api's load.
+// counts api's refusals as answers (accepts), not as api's load.
 func TestRouteTwoHopsGRPC(t *testing.T) {
 	api, apiAddr, payments := routeGRPC(t)
 	throttle := loadshed.NewThrottle()
@@ -263,8 +263,8 @@ func TestRouteTwoHopsGRPC(t *testing.T) {
 	if n := api.hits.Load(); n != 1 {
 		t.Errorf("api reached %d times, want 1 (the edge refuses the rest)", n)
 	}
-	if r, a := throttle.Counts(loadshed.Default); r != 0 || a != 0 {
-		t.Errorf("mid's throttle counts = %d, %d; want 0, 0 (a dependency's outage is not api's load)", r, a)
+	if r, a := throttle.Counts(loadshed.Default); r != 1 || a != 1 {
+		t.Errorf("mid's throttle counts = %d, %d; want 1, 1 (api answered: a dependency's outage is not api's load)", r, a)
 	}
 }
 
@@ -279,8 +279,8 @@ func (refusing) UnaryCall(context.Context, *testpb.SimpleRequest) (*testpb.Simpl
 
 // TestRelayedRefusalGRPC checks that a server that passes on its own
 // client's refusal says "downstream", that a caller's throttle counts that
-// as nothing while it counts the server's own shedding, and that an Edge
-// server does not say it.
+// as an accept (the server answered it) and the server's own shedding as a
+// refusal, and that an Edge server does not say it.
 func TestRelayedRefusalGRPC(t *testing.T) {
 	shedAll := callguard.PolicyFunc(func(callguard.Handler) callguard.Handler {
 		return func(context.Context, func(context.Context) error) error { return loadshed.ErrShed }
@@ -291,7 +291,7 @@ func TestRelayedRefusalGRPC(t *testing.T) {
 		wantReason string
 		wantCounts [2]int64 // requests, accepts
 	}{
-		{"passed on", []grpc.ServerOption{grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(nil))}, "downstream", [2]int64{0, 0}},
+		{"passed on", []grpc.ServerOption{grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(nil))}, "downstream", [2]int64{1, 1}},
 		{"passed on at an edge", []grpc.ServerOption{grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(nil, grpcx.Edge()))}, "", [2]int64{1, 0}},
 		{"shed by the server", []grpc.ServerOption{grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(shedAll))}, "", [2]int64{1, 0}},
 	}

@@ -44,8 +44,10 @@ func TestServerStatusMapping(t *testing.T) {
 		{callguard.ErrOverloaded, codes.Unavailable, "-1", "downstream"},
 		{callguard.Overloaded(250*time.Millisecond, nil), codes.Unavailable, "-1", "downstream"},
 		{fmt.Errorf("downstream: %w", callguard.Overloaded(0, nil)), codes.Unavailable, "-1", "downstream"},
-		{timeout.ErrTimeout, codes.DeadlineExceeded, "", ""},
-		{context.DeadlineExceeded, codes.DeadlineExceeded, "", ""},
+		// A handler's timeout comes from its own calls: "downstream", not
+		// this server's fault (as httpx.Error).
+		{timeout.ErrTimeout, codes.DeadlineExceeded, "", "downstream"},
+		{context.DeadlineExceeded, codes.DeadlineExceeded, "", "downstream"},
 		{context.Canceled, codes.Canceled, "", ""},
 		{refusal("loop"), codes.FailedPrecondition, "", "loop"},
 		{refusal("hops"), codes.FailedPrecondition, "", "hops"},

@@ -84,8 +84,8 @@ type StatusError struct {
 	Status string
 	// Reason is the response's Callguard-Error header when it names a
 	// refusal of the callguard wire protocol ("loop" or "hops" on a 508,
-	// "downstream" on a 503 or 429 that the server passed on from its own
-	// calls), else "".
+	// "downstream" on a 503, 429 or 504 that the server passed on from its
+	// own calls), else "".
 	Reason string
 	// Err is the refusal of a 508 Loop Detected answer with a Reason: a
 	// [*ttl.LoopError] with the path of the response's Callguard-Path for
@@ -104,7 +104,8 @@ func newStatusError(resp *http.Response) *StatusError {
 	case "loop", "hops":
 		e.Reason = v
 	case propagation.DownstreamReason:
-		if resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests {
+		switch resp.StatusCode {
+		case http.StatusServiceUnavailable, http.StatusTooManyRequests, http.StatusGatewayTimeout:
 			e.Reason = v
 		}
 	}

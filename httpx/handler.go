@@ -353,8 +353,8 @@ func Error(w http.ResponseWriter, err error) {
 		return
 	}
 	err = marked(err)
-	if k, _ := classify.Error(err); k == classify.Overloaded {
-		err = relayed{err} // answered "downstream": not this server's load
+	if k, _ := classify.Error(err); k == classify.Overloaded || k == classify.Timeout {
+		err = relayed{err} // answered "downstream": not this server's load or fault
 	}
 	if s := findWriter(w); s != nil && s.report(err) {
 		return
@@ -362,11 +362,12 @@ func Error(w http.ResponseWriter, err error) {
 	writeError(w, err, true)
 }
 
-// A relayed error is an overloaded error that a handler passed on from its
-// own calls through [Error]. Its answer carries Callguard-Error:
-// downstream, so that the caller's throttle does not count it as this
-// server's load (callguard.ErrDownstream): the throttle next to the
-// dependency that refused acts on it.
+// A relayed error is an overloaded error or a timeout that a handler
+// passed on from its own calls through [Error]. Its answer carries
+// Callguard-Error: downstream, so that the caller's throttle and breaker
+// do not count it as this server's load or fault (callguard.ErrDownstream):
+// the throttle and the breaker next to the dependency that failed act on
+// it.
 type relayed struct{ error }
 
 func (e relayed) Unwrap() error { return e.error }
@@ -410,6 +411,9 @@ func writeError(w http.ResponseWriter, err error, internal bool) {
 		code = http.StatusGatewayTimeout
 		if classify.TooLate(err) {
 			h.Set(headerPushback, callguard.FormatPushback(0))
+		}
+		if internal && errors.As(err, new(relayed)) {
+			h.Set(headerError, propagation.DownstreamReason)
 		}
 	case classify.Loop:
 		code = http.StatusLoopDetected

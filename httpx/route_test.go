@@ -314,7 +314,7 @@ func TestRouteForHTTP(t *testing.T) {
 // edge: orders names payments down; api passes orders' failure on, as a
 // handler does with httpx.Error; the edge's route table learns it from
 // api's answer and refuses the route itself. api's throttle towards orders
-// does not count orders' refusals as orders' load.
+// counts orders' refusals as answers (accepts), not as orders' load.
 func TestRouteTwoHops(t *testing.T) {
 	var ordersHits atomic.Int64
 	orders := httptest.NewServer(httpx.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -359,7 +359,7 @@ func TestRouteTwoHops(t *testing.T) {
 	if n := ordersHits.Load(); n != 1 {
 		t.Errorf("orders reached %d times, want 1 (the edge refuses the rest)", n)
 	}
-	if r, a := throttle.Counts(loadshed.Default); r != 0 || a != 0 {
-		t.Errorf("api's throttle counts = %d, %d; want 0, 0 (a dependency's outage is not orders' load)", r, a)
+	if r, a := throttle.Counts(loadshed.Default); r != 1 || a != 1 {
+		t.Errorf("api's throttle counts = %d, %d; want 1, 1 (orders answered: a dependency's outage is not orders' load)", r, a)
 	}
 }

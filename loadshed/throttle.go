@@ -62,10 +62,15 @@ const (
 // [callguard.ErrRejected]: an open breaker, a full bulkhead) counts as
 // nothing: it says nothing of the backend's load, and counted as a refusal
 // it would keep the throttle closed on a backend that the breaker keeps
-// from being probed. So does a refusal that names a dependency of the
-// backend that is down ([callguard.ErrDownstream]: the backend answered
-// fast, and counted, its refusals kept the calls throttled for many
-// seconds after the dependency was back).
+// from being probed. A refusal that the backend passed on from its own
+// calls ([callguard.ErrDownstream]: a dependency of the backend that is
+// down, or that refused it) counts as an accept, as any other error the
+// backend answered does: the backend is not overloaded, and the throttle
+// next to the dependency acts on the dependency's load. Counted as
+// refusals, a middle tier's fast answers while its dependency was down
+// kept the calls throttled for 20–30 s after the dependency was back;
+// counted as nothing, the throttle's own local rejections, which count as
+// requests, held its rejection probability near 1 for as long.
 //
 // A Throttle is safe for concurrent use; its methods take a short mutex and
 // allocate nothing. The zero value is not usable; create one with
@@ -248,9 +253,8 @@ func (t *Throttle) run(ctx context.Context, call func(context.Context) error, ne
 	case err == nil:
 		t.Done(p, true)
 	case errors.Is(err, callguard.ErrRejected): // never reached the backend
-	case errors.Is(err, callguard.ErrDownstream): // the backend's dependency, not its load
-	default:
-		t.Done(p, !errors.Is(err, callguard.ErrOverloaded))
+	default: // a refusal passed on from below was accepted: the backend answered it
+		t.Done(p, errors.Is(err, callguard.ErrDownstream) || !errors.Is(err, callguard.ErrOverloaded))
 	}
 	return err
 }

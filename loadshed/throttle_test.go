@@ -135,9 +135,10 @@ func TestThrottleInFlight(t *testing.T) {
 }
 
 // TestThrottleIgnoresLocalRefusals checks that a call refused by an inner
-// policy (an open breaker), which never reached the backend, or refused by
-// the backend because a dependency of its own is down, counts as neither
-// a request nor an accept, while the backend's own refusals count.
+// policy (an open breaker), which never reached the backend, counts as
+// neither a request nor an accept; that a refusal the backend passed on
+// from below counts as an accept (the backend answered it); and that the
+// backend's own refusals count as refusals.
 func TestThrottleIgnoresLocalRefusals(t *testing.T) {
 	t.Parallel()
 	th := NewThrottle(withRand(func() float64 { return 0 }))
@@ -154,15 +155,15 @@ func TestThrottleIgnoresLocalRefusals(t *testing.T) {
 	if err := th.Do(bg, func(context.Context) error { return down }); err != down {
 		t.Fatalf("Do() = %v, want %v", err, down)
 	}
-	if r, a := th.Counts(Default); r != 0 || a != 0 {
-		t.Errorf("Counts() after a refusal for a dependency that is down = %d, %d; want 0, 0", r, a)
+	if r, a := th.Counts(Default); r != 1 || a != 1 {
+		t.Errorf("Counts() after a refusal passed on from below = %d, %d; want 1, 1 (the backend answered it)", r, a)
 	}
 	shed := callguard.Overloaded(0, errors.New("503"))
 	if err := th.Do(bg, func(context.Context) error { return shed }); err != shed {
 		t.Fatalf("Do() = %v, want %v", err, shed)
 	}
-	if r, a := th.Counts(Default); r != 1 || a != 0 {
-		t.Errorf("Counts() after a refusal by the backend = %d, %d; want 1, 0", r, a)
+	if r, a := th.Counts(Default); r != 2 || a != 1 {
+		t.Errorf("Counts() after a refusal by the backend = %d, %d; want 2, 1", r, a)
 	}
 }
 
