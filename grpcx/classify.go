@@ -1,6 +1,7 @@
 package grpcx
 
 import (
+	"context"
 	"errors"
 	"strings"
 
@@ -58,6 +59,12 @@ import (
 // would have less time still, and not counted by a breaker, since the
 // server is healthy) and matches [github.com/callguard/callguard/loadshed.ErrDeadline].
 //
+// Any other DeadlineExceeded matches [context.DeadlineExceeded], keeping its
+// status: it is a timeout for the policies, and a handler that returns it
+// passes a timeout of its own calls on (answered with callguard-error
+// "downstream"). A status that says "downstream" makes the error match
+// [callguard.ErrDownstream], as an Unavailable one does.
+//
 // An error without a gRPC status is classified by
 // [status.FromContextError]: context.Canceled as Canceled, and so on.
 func Classify(err error, trailer metadata.MD) error {
@@ -78,10 +85,14 @@ func Classify(err error, trailer metadata.MD) error {
 		}
 		return pushback(err, st.Code(), trailer)
 	case codes.DeadlineExceeded:
-		if v := trailer[errorKey]; len(v) == 1 && v[0] == propagation.DownstreamReason {
-			return propagation.Downstream(pushback(err, st.Code(), trailer))
+		err := pushback(err, st.Code(), trailer)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			err = &deadlineError{err} // a timeout, for the policies and for a handler that passes it on
 		}
-		return pushback(err, st.Code(), trailer)
+		if v := trailer[errorKey]; len(v) == 1 && v[0] == propagation.DownstreamReason {
+			return propagation.Downstream(err)
+		}
+		return err
 	case codes.Aborted:
 		return pushback(err, st.Code(), trailer)
 	case codes.ResourceExhausted:
@@ -151,3 +162,14 @@ func untrustedCert(st *status.Status, trailer metadata.MD) bool {
 	msg := st.Message()
 	return len(trailer) == 0 && strings.Contains(msg, "authentication handshake failed") && strings.Contains(msg, "x509: ")
 }
+
+// A deadlineError is a call's DeadlineExceeded status, which matches
+// [context.DeadlineExceeded] so that the policies and the server
+// interceptors read it as a timeout, as a per-attempt timeout's error is:
+// a handler that returns it passes a timeout of its own calls on
+// ("downstream"), not a status of its own. It keeps the status.
+type deadlineError struct{ err error }
+
+func (e *deadlineError) Error() string        { return e.err.Error() }
+func (e *deadlineError) Unwrap() error        { return e.err }
+func (e *deadlineError) Is(target error) bool { return target == context.DeadlineExceeded }

@@ -318,3 +318,54 @@ func TestRelayedRefusalGRPC(t *testing.T) {
 		})
 	}
 }
+
+// slowLeaf answers every call with its own DeadlineExceeded status, as a
+// server whose work timed out does.
+type slowLeaf struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (slowLeaf) UnaryCall(context.Context, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	return nil, status.Error(codes.DeadlineExceeded, "slow")
+}
+
+// TestRelayedTimeoutGRPC checks that a DeadlineExceeded that a handler
+// passes on from its own call says "downstream" and does not open the
+// caller's breaker, while a server's own DeadlineExceeded does.
+func TestRelayedTimeoutGRPC(t *testing.T) {
+	leafAddr := startGRPC(t, slowLeaf{})
+	mid := startGRPC(t, relay{next: dial(t, leafAddr, withPolicy(nil)...)},
+		grpc.UnaryInterceptor(grpcx.UnaryServerInterceptor(nil)))
+	tests := []struct {
+		name       string
+		addr       string
+		wantReason string
+		wantState  breaker.State
+	}{
+		{"passed on", mid, "downstream", breaker.Closed},
+		{"the server's own", leafAddr, "", breaker.Open},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cb := breaker.New()
+			c := dial(t, tt.addr, withPolicy(cb)...)
+			for range 10 {
+				var trailer metadata.MD
+				_, err := c.UnaryCall(testCtx(t), &testpb.SimpleRequest{}, grpc.Trailer(&trailer))
+				if errors.Is(err, breaker.ErrOpen) {
+					continue
+				}
+				var reason string
+				if v := trailer["callguard-error"]; len(v) == 1 {
+					reason = v[0]
+				}
+				if status.Code(err) != codes.DeadlineExceeded || reason != tt.wantReason {
+					t.Errorf("UnaryCall = %v, callguard-error %q; want DeadlineExceeded, %q", err, reason, tt.wantReason)
+				}
+			}
+			if st := cb.State(); st != tt.wantState {
+				t.Errorf("breaker after 10 calls = %v, want %v", st, tt.wantState)
+			}
+		})
+	}
+}
