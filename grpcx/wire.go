@@ -16,9 +16,10 @@ var requestIDKey = propagation.RequestID.Metadata()
 // outgoing returns ctx with the outgoing metadata of an attempt made with
 // it, what [propagation.Outbound] reads from ctx: callguard-hops,
 // callguard-path when the path is not empty, callguard-priority when ctx
-// has a priority other than the default, x-request-id when ctx has
-// one, and callguard-synthetic when ctx is synthetic. These replace the caller's own values of the keys, as httpx's
-// transport replaces its headers (see [propagation.Outbound.Write]), so
+// has a priority other than the default, x-request-id when ctx has one,
+// callguard-attempt for a retry or hedge, and callguard-synthetic when ctx
+// is synthetic. These replace the caller's own values of the keys, as
+// httpx's transport replaces its headers (see [propagation.Outbound.Write]), so
 // that a server, which reads the first value, reads the context's. It
 // returns [ttl.ErrExhausted], and sends nothing, when the request has no
 // hops left.
@@ -30,10 +31,7 @@ func outgoing(ctx context.Context) (context.Context, error) {
 	if !propagation.Changes(&o, outgoingCtx{ctx}) {
 		return ctx, nil // nothing to carry, nothing of the caller's to drop
 	}
-	hopsAlone := o.Get(propagation.Path) == "" && o.Get(propagation.Priority) == "" && o.Get(propagation.RequestID) == "" &&
-		o.Get(propagation.Synthetic) == ""
-	hopsAlone = hopsAlone && o.Get(propagation.Attempt) == ""
-	if hopsAlone || callerSets(ctx) {
+	if o.Alone(propagation.Hops) || propagation.Holds(outgoingCtx{ctx}) { // hops alone, or keys of the caller's to replace
 		md, ok := metadata.FromOutgoingContext(ctx) // a copy; allocates only if ok
 		if !ok {
 			// Hops alone: a shared, read-only MD (two allocations, not four).
@@ -48,24 +46,18 @@ func outgoing(ctx context.Context) (context.Context, error) {
 	return metadata.AppendToOutgoingContext(ctx, o.AppendPairs(buf[:0])...), nil
 }
 
-// callerSets reports whether the caller put one of the keys that an
-// attempt sends in its own outgoing metadata. It copies nothing when not.
-func callerSets(ctx context.Context) bool {
-	for _, f := range [...]propagation.Field{propagation.Hops, propagation.Path, propagation.Priority, propagation.RequestID, propagation.Synthetic, propagation.Attempt} {
-		if metadata.ValueFromOutgoingContext(ctx, f.Metadata()) != nil {
-			return true
-		}
-	}
-	return false
-}
-
 // outgoingCtx maps the outgoing metadata of a call's context to the
 // fields of [propagation], copying nothing.
 type outgoingCtx struct{ ctx context.Context }
 
-// Get returns the values of f's key.
+// Get returns the values of f's key; nil for a field that gRPC does not
+// carry as metadata (Timeout: it sends its own deadline).
 func (m outgoingCtx) Get(f propagation.Field) []string {
-	return metadata.ValueFromOutgoingContext(m.ctx, f.Metadata())
+	k := f.Metadata()
+	if k == "" {
+		return nil
+	}
+	return metadata.ValueFromOutgoingContext(m.ctx, k)
 }
 
 // outgoingMD maps a copy of a call's outgoing metadata to the fields of

@@ -14,24 +14,12 @@ import (
 var errNotHedgeable = callguard.Permanent(errors.New(
 	"httpx: request not sent twice at once: its method is not idempotent and it has no Idempotency-Key, or its body has no GetBody"))
 
-// idempotencyKey is the header by which a client makes a request
-// idempotent (draft-ietf-httpapi-idempotency-key-header).
-const idempotencyKey = "Idempotency-Key"
-
 // Hedgeable reports whether the transport may send req twice at once, as a
-// hedge policy does: its method is idempotent (GET, HEAD, OPTIONS, TRACE,
-// PUT, DELETE: RFC 9110, section 9.2.2) or it has an Idempotency-Key
-// header, and its body, if any, can be sent again (req.GetBody).
-func Hedgeable(req *http.Request) bool {
-	if !replayable(req) {
-		return false
-	}
-	switch req.Method {
-	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
-		return true
-	}
-	return len(req.Header[idempotencyKey]) > 0
-}
+// hedge policy does: it is idempotent as retries see it (a method that RFC
+// 9110, section 9.2.2, calls idempotent: GET, HEAD, OPTIONS, TRACE, PUT,
+// DELETE; or an Idempotency-Key or X-Idempotency-Key header), and its body,
+// if any, can be sent again (req.GetBody).
+func Hedgeable(req *http.Request) bool { return replayable(req) && idempotent(req) }
 
 // policyContext returns the context in which the policy runs req: when the
 // policy hedges, marked safe to send twice at once if [Hedgeable] says so,

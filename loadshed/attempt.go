@@ -59,19 +59,13 @@ func (l *Limiter) repeated(ctx context.Context) bool {
 // acquireRepeated is [Limiter.Acquire] for a repeated request of priority
 // p, once its deadline has been checked.
 func (l *Limiter) acquireRepeated(ctx context.Context, p Priority) (Token, error) {
-	if l.outrankedFrom(rank(p)) || l.waiting.Load() != 0 {
-		return Token{}, l.refuseRepeated(ctx, p)
-	}
-	bound := max(1, int64(float64(l.allow[rank(p)].Load())*l.retryShare+1e-9))
-	for {
-		n := l.inflight.Load()
-		if n >= bound {
-			return Token{}, l.refuseRepeated(ctx, p)
-		}
-		if l.inflight.CompareAndSwap(n, n+1) {
-			return l.token(p, n+1), nil
+	if !l.outrankedFrom(rank(p)) && l.waiting.Load() == 0 {
+		bound := max(1, int64(float64(l.allow[rank(p)].Load())*l.retryShare+1e-9))
+		if n, ok := l.takeBelow(bound); ok {
+			return l.token(p, n), nil
 		}
 	}
+	return Token{}, l.refuse(ctx, p, ReasonRetry)
 }
 
 // outrankedFrom reports whether a first attempt of rank i or above was
@@ -88,22 +82,4 @@ func (l *Limiter) outrankedFrom(i int) bool {
 		}
 	}
 	return false
-}
-
-// refuseRepeated counts the refusal of a repeated request and returns its
-// error. Unlike [Limiter.refuse], it leaves shedSeq alone: a repeated
-// request's refusal does not make lower priorities refused.
-func (l *Limiter) refuseRepeated(ctx context.Context, p Priority) error {
-	l.shed[rank(p)].Add(1)
-	l.shedRetry.Add(1)
-	if l.onShed != nil {
-		l.onShed(ctx, p)
-	}
-	if l.pushback == 0 {
-		return ErrShed
-	}
-	return &ShedError{
-		Priority: p, Reason: ReasonRetry, Delay: l.pushback,
-		Limit: int(l.allow[rank(p)].Load()), InFlight: int(l.inflight.Load()),
-	}
 }

@@ -317,8 +317,11 @@ func (l *Limiter) nanotime() int64 {
 
 // take takes a slot if one is free for priority p, ignoring waiters, and
 // returns the calls then in flight.
-func (l *Limiter) take(p Priority) (int64, bool) {
-	bound := l.allow[rank(p)].Load()
+func (l *Limiter) take(p Priority) (int64, bool) { return l.takeBelow(l.allow[rank(p)].Load()) }
+
+// takeBelow takes a slot if fewer than bound calls are in flight, and
+// returns the calls then in flight.
+func (l *Limiter) takeBelow(bound int64) (int64, bool) {
 	for {
 		n := l.inflight.Load()
 		if n >= bound {
@@ -334,24 +337,17 @@ func (l *Limiter) take(p Priority) (int64, bool) {
 // in this sampling window or the previous one: then requests of priority
 // p are refused too, so that they take no capacity a more important
 // request was denied. Without sampling windows (a fixed limit) it is false.
-func (l *Limiter) outranked(p Priority) bool {
-	if !l.timed {
-		return false
-	}
-	since := l.seq.Load()
-	for i := rank(p) + 1; i < len(l.shedSeq); i++ {
-		if l.shedSeq[i].Load() >= since {
-			return true
-		}
-	}
-	return false
-}
+func (l *Limiter) outranked(p Priority) bool { return l.outrankedFrom(rank(p) + 1) }
 
-// refuse counts a refusal and returns its error.
+// refuse counts a refusal and returns its error. The refusal of a
+// repeated request ([ReasonRetry]) leaves shedSeq alone: it does not make
+// lower priorities refused (see [WithRetryShare]).
 func (l *Limiter) refuse(ctx context.Context, p Priority, r Reason) error {
 	i := rank(p)
 	l.shed[i].Add(1)
-	if s := l.seq.Load() + 1; l.shedSeq[i].Load() != s {
+	if r == ReasonRetry {
+		l.shedRetry.Add(1)
+	} else if s := l.seq.Load() + 1; l.shedSeq[i].Load() != s {
 		l.shedSeq[i].Store(s)
 	}
 	if l.onShed != nil {

@@ -218,6 +218,27 @@ func (o *Outbound) Read(ctx context.Context, timeout bool) error {
 // Get returns the value that o sends of f, or "".
 func (o *Outbound) Get(f Field) string { return o.v[f] }
 
+// Alone reports whether o sends no field but f, if it sends any.
+func (o *Outbound) Alone(f Field) bool {
+	for g := range numFields {
+		if g != f && o.v[g] != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Holds reports whether g holds any of the fields. (A function, as
+// [Changes] is, so that a G that is a struct is not boxed.)
+func Holds[G Getter](g G) bool {
+	for f := range numFields {
+		if g.Get(f) != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // A Carrier is the header or metadata of an outgoing call, a copy that the
 // attempt owns: [Outbound.Write] reads and sets its fields through it.
 type Carrier interface {
